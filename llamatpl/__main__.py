@@ -1,0 +1,5 @@
+"""``python -m llamatpl``."""
+
+from llamatpl.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""The ``llamatpl`` command: each subcommand parses options, calls one library function, hands the
+result to a formatter and returns an exit code. Library errors become one line on stderr, exit 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_ERROR, EXIT_OK, LlamatplError
+
+app = typer.Typer(
+    name="llamatpl",
+    help="Render, diff, lint and verify Llama 3.x chat templates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+TemplateOpt = Annotated[Optional[str], typer.Option(
+    "--template", "-t", help="official:3.1, tuned:3.2, a .jinja file, tokenizer_config.json, model folder or .gguf.")]
+VersionOpt = Annotated[Optional[str], typer.Option(
+    "--version", "-V", help="Llama version (3.0, 3.1, 3.2, 3.2-vision); alone it means the official template.")]
+TodayOpt = Annotated[Optional[str], typer.Option(
+    "--today", help="Pin strftime_now to this date (YYYY-MM-DD) for reproducible renders.")]
+
+
+class RenderFormat(str, Enum):
+    text = "text"
+    pretty = "pretty"
+    ids = "ids"
+    json = "json"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"llamatpl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show llamatpl's version and exit.")] = False,
+) -> None:
+    """Render, diff, lint and verify Llama 3.x chat templates."""
+
+
+@app.command()
+def render(
+    conversation: Annotated[str, typer.Argument(help="Conversation JSON or JSONL file, or - for stdin.")],
+    template: TemplateOpt = None,
+    version: VersionOpt = None,
+    format: Annotated[Optional[RenderFormat], typer.Option(
+        "--format", "-f", help="text (exact bytes; default when piped), pretty (default in a terminal), ids, json.")] = None,
+    today: TodayOpt = None,
+    no_generation_prompt: Annotated[bool, typer.Option(
+        "--no-generation-prompt", help="Render without the trailing assistant header.")] = False,
+) -> None:
+    """Render a conversation to the exact prompt transformers' apply_chat_template builds."""
+    import itertools
+
+    from .batch import render_file
+    from .formatting.render_output import write_lines, write_single
+    from .limits import limits_from_env
+    from .render import parse_today
+    from .templates import resolve_template
+
+    fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
+    tpl = resolve_template(template, version=version)
+    items = render_file(conversation, tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
+                        generation_prompt=False if no_generation_prompt else None, limits=limits_from_env())
+    first = next(items, None)
+    if first is None:
+        raise LlamatplError(f"{conversation}: holds no conversation")
+    second = next(items, None)
+    if second is None and not conversation.endswith((".jsonl", ".ndjson")):
+        write_single(first, tpl, fmt, sys.stdout)
+    else:
+        rest = [first] if second is None else [first, second]
+        write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
+    sys.stdout.flush()
+
+
+def main() -> None:
+    """Entry point: run the app; turn library errors into one line on stderr and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except LlamatplError as exc:
+        sys.stderr.write(f"{exc.message}\n")
+        sys.exit(exc.exit_code)
+    except (BrokenPipeError, KeyboardInterrupt):
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:  # noqa: BLE001 - the edge where nothing may escape as a traceback
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(EXIT_ERROR)
+        if os.environ.get("LLAMATPL_DEBUG"):
+            raise
+        sys.stderr.write(f"llamatpl: internal error: {type(exc).__name__}: {exc} "
+                         "(set LLAMATPL_DEBUG=1 for the traceback)\n")
+        sys.exit(EXIT_ERROR)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

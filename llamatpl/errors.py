@@ -1,0 +1,58 @@
+"""One base exception for everything a user can cause, and the exit codes the CLI maps them to.
+
+Library code raises a subclass of :class:`LlamatplError` whose message is already the one line a
+user should read (it names the file and the place inside it); the CLI prints that line on stderr
+and exits with :attr:`LlamatplError.exit_code`. Nothing a user can cause shows a traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+class LlamatplError(Exception):
+    """A problem with the user's input, template or options: one line, exit code 2."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(LlamatplError):
+    """A conversation file that is missing, not JSON, or not a valid conversation."""
+
+
+class TemplateNotFound(LlamatplError):
+    """A template name, path, version or model folder that does not resolve to a chat template."""
+
+
+class InvalidTemplate(LlamatplError):
+    """A template that does not parse as Jinja."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class RenderError(LlamatplError):
+    """The template raised while rendering (``raise_exception``, an undefined value, a type error)."""
+
+    def __init__(self, message: str, *, line: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.reason = reason or message
+
+
+class SandboxViolation(RenderError):
+    """The template tried something the sandbox forbids (private attributes, mutation, unsafe calls)."""
+
+
+class LimitExceeded(RenderError):
+    """The template ran past a time, size or recursion limit (see :class:`llamatpl.limits.Limits`)."""

@@ -1,0 +1,1 @@
+"""Formatters: turn library results into bytes or terminal views; the library itself never prints."""

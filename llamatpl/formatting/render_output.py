@@ -1,0 +1,57 @@
+"""Write rendered prompts: exact bytes, token ids, JSON, or the pretty terminal view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+from ..batch import Rendered
+from ..templates import ChatTemplate
+
+FORMATS = ("text", "pretty", "ids", "json")
+
+
+def _record(item: Rendered, template: ChatTemplate) -> dict[str, object]:
+    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids}
+
+
+def write_single(item: Rendered, template: ChatTemplate, fmt: str, out: TextIO) -> None:
+    """One conversation: ``text`` is the prompt's exact bytes with nothing added."""
+    if fmt == "text":
+        out.write(item.prompt)
+    elif fmt == "ids":
+        out.write(json.dumps(item.ids) + "\n")
+    elif fmt == "json":
+        out.write(json.dumps(_record(item, template), ensure_ascii=False) + "\n")
+    else:
+        write_pretty(item, template, out)
+
+
+def write_lines(items: Iterable[Rendered], template: ChatTemplate, fmt: str, out: TextIO) -> int:
+    """Several conversations (JSONL in): one JSON value a line, so every prompt stays exact."""
+    count = 0
+    for item in items:
+        if fmt == "ids":
+            line = json.dumps(item.ids)
+        elif fmt == "json":
+            line = json.dumps({"name": item.conversation.name, **_record(item, template)}, ensure_ascii=False)
+        else:
+            line = json.dumps(item.prompt, ensure_ascii=False)
+        out.write(line + "\n")
+        count += 1
+    return count
+
+
+def write_pretty(item: Rendered, template: ChatTemplate, out: TextIO) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from .prompt_view import prompt_text
+
+    console = Console(file=out, highlight=False)
+    head = Text(f"{item.conversation.name} · {template.name} · Llama {template.version}", style="bold")
+    if template.version_reason not in ("given", "named"):
+        head.append(f" ({template.version_reason})", style="dim")
+    console.print(head)
+    console.print(prompt_text(item.prompt), soft_wrap=True)

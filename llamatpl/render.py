@@ -1,0 +1,183 @@
+"""Render a conversation through a chat template, byte-identical to transformers' ``apply_chat_template``.
+
+What transformers does around the Jinja call is mirrored too, since it changes the bytes:
+message keys whose value is ``None`` are dropped (so ``"content": null`` reads as undefined),
+reasoning fields are aliased (``thinking`` / ``reasoning_content``), the tokenizer's special tokens
+are passed as variables and the conversation's own variables override them, and
+``continue_final_message`` renders the last message open by cutting the output at a marker.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import date
+from types import TracebackType
+from typing import Any
+
+import jinja2
+
+from . import limits as _limits
+from .conversation import Conversation
+from .environment import compile_template, pinned_today, restore_today
+from .errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
+from .templates import ChatTemplate, resolve_template
+
+_CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+
+
+def render(
+    conversation: Conversation | Mapping[str, Any] | list[Any],
+    *,
+    version: str | None = None,
+    template: str | ChatTemplate | None = None,
+    today: date | str | None = None,
+    limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+) -> str:
+    """Render ``conversation`` to the exact prompt text a server would tokenize.
+
+    ``template`` is a name (``official:3.1``, ``tuned:3.2``), a path, or a resolved
+    :class:`~llamatpl.templates.ChatTemplate`; ``version`` alone means the official template of that
+    version. ``today`` pins ``strftime_now`` (a ``date`` or ``"YYYY-MM-DD"``); by default the clock
+    is read, as transformers does. Raises :class:`~llamatpl.errors.RenderError` when the template
+    raises, :class:`~llamatpl.errors.LimitExceeded` when it passes ``limits``.
+    """
+    conv = Conversation.from_data(conversation)
+    tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
+    return render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
+                       special_tokens=tpl.special_tokens, today=parse_today(today), limits=limits,
+                       name=tpl.name)
+
+
+def parse_today(today: date | str | None) -> date | None:
+    """Accept a ``date`` or an ISO ``YYYY-MM-DD`` string."""
+    if today is None or isinstance(today, date):
+        return today
+    try:
+        return date.fromisoformat(today)
+    except ValueError:
+        raise InputError(f"--today: {today!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def render_text(
+    template_text: str,
+    conversation: Conversation,
+    *,
+    special_tokens: Mapping[str, str],
+    today: date | None = None,
+    limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+    name: str = "template",
+) -> str:
+    """Render raw template text; the engine under :func:`render`, used by verify, lint and diff."""
+    try:
+        compiled = compile_template(template_text)
+    except InvalidTemplate as exc:
+        raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
+    messages = _template_messages(conversation)
+    cfm = conversation.continue_final_message
+    if cfm and conversation.add_generation_prompt:
+        raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
+                         "cannot both be true")
+    field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
+    context: dict[str, Any] = {**special_tokens, **conversation.variables}
+    context.update(messages=messages, tools=conversation.tools, documents=conversation.documents,
+                   add_generation_prompt=conversation.add_generation_prompt)
+    token = pinned_today(today)
+    try:
+        with _limits.budget(limits):
+            out = _generate(compiled, context)
+    except RenderError as exc:
+        raise type(exc)(f"{name}: {exc.message}", line=exc.line, reason=exc.reason) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise _located(SandboxViolation, name, "the sandbox refused", exc) from None
+    except jinja2.exceptions.TemplateError as exc:
+        raise _located(RenderError, name, "raised", exc) from None
+    except RecursionError as exc:
+        raise _located(LimitExceeded, name, "recursed too deep", exc, detail=False) from None
+    except MemoryError as exc:
+        raise _located(LimitExceeded, name, "ran out of memory", exc, detail=False) from None
+    except Exception as exc:  # noqa: BLE001 - any error a template causes is the template's
+        raise _located(RenderError, name, f"failed ({type(exc).__name__})", exc) from None
+    finally:
+        restore_today(token)
+    return _cut_at_marker(out, last_text, conversation.name) if field else out
+
+
+def _generate(compiled: jinja2.Template, context: dict[str, Any]) -> str:
+    parts = []
+    for chunk in compiled.generate(context):
+        _limits.count_output(len(chunk))
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _template_messages(conversation: Conversation) -> list[dict[str, Any]]:
+    """Shallow copies of the messages without ``None``-valued keys, reasoning aliased."""
+    out = []
+    for message in conversation.messages:
+        m = {k: v for k, v in message.items() if v is not None}
+        reasoning = next((m[k] for k in _REASONING_FIELDS if m.get(k) is not None), None)
+        if reasoning is not None:
+            m = {"thinking": reasoning, **m, "reasoning_content": reasoning}
+        out.append(m)
+    return out
+
+
+def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, template_text: str,
+                        name: str) -> tuple[str, str]:
+    """Append the continue marker to the last message, as transformers does; return (field, text)."""
+    field = cfm if isinstance(cfm, str) else "content"
+    last = messages[-1]
+    final = last.get(field)
+    if final is None:
+        raise InputError(f"{name}: continue_final_message: the last message has no {field!r} to continue")
+    fields = [field]
+    if field in _REASONING_FIELDS:
+        fields = [f for f in _REASONING_FIELDS if last.get(f) == final]
+    if not any(f in template_text for f in fields):
+        raise InputError(f"{name}: continue_final_message: the template never reads {field!r}")
+    if isinstance(final, (list, tuple)):
+        parts = copy.deepcopy(list(final))
+        for part in reversed(parts):
+            if isinstance(part, dict) and "text" in part:
+                final = part["text"]
+                part["text"] = part["text"] + _CONTINUE_TAG
+                break
+        else:
+            raise InputError(f"{name}: continue_final_message: the last message has no text to continue")
+        last[field] = parts
+    else:
+        for f in fields:
+            last[f] = last[f] + _CONTINUE_TAG
+    return field, final
+
+
+def _cut_at_marker(out: str, final: str, name: str) -> str:
+    marker = _CONTINUE_TAG.strip()
+    if final.strip() not in out or marker not in out:
+        raise RenderError(f"{name}: continue_final_message: the template does not write the final "
+                          "message out unchanged, so it cannot be continued")
+    at = out.rindex(marker)
+    if out[at:at + len(_CONTINUE_TAG)] == _CONTINUE_TAG:
+        return out[:at]
+    return out[:at].rstrip()
+
+
+def template_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost frame Jinja attributes to template source."""
+    line = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _located(kind: type[RenderError], name: str, verb: str, exc: BaseException, *, detail: bool = True) -> RenderError:
+    line = template_line(exc.__traceback__)
+    where = f"{name} line {line}" if line else name
+    reason = str(exc) if detail and str(exc) else verb
+    return kind(f"{where}: template {verb}: {reason}" if detail else f"{where}: template {verb}",
+                line=line, reason=reason)

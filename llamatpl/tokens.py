@@ -1,0 +1,144 @@
+"""The Llama 3 tokenizer, loaded offline from the ``tokenizer.model`` that ``llama-models`` ships.
+
+It is Meta's tiktoken BPE (128,000 ranks) with Meta's split pattern and 256 special tokens, whose
+*names* depend on the version: in Llama 3.0 the ids 128004, 128005, 128008, 128010 and 128011 are
+still ``<|reserved_special_token_N|>``, so ``<|eom_id|>`` or ``<|python_tag|>`` in a 3.0 prompt is
+plain text. The 3.2-vision tokenizer adds ``<|image|>`` as id 128256 (the id transformers' tokenizer
+and Meta's ``ChatFormat`` output both use).
+
+Two encodings matter:
+
+* :meth:`LlamaTokenizer.encode_prompt`: what a server does with a rendered prompt: special-token
+  text becomes control tokens, no BOS is added;
+* :meth:`LlamaTokenizer.encode_text`: what Meta's reference does with a piece of content: special
+  token text stays text, and very long runs are split exactly as Meta's ``Tokenizer.encode`` splits them.
+
+The BPE file is read once per process, and only when tokens are first needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import LlamatplError
+from .versions import normalize_version
+
+PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+BASE_VOCAB = 128_000
+BOS_ID = 128_000
+SPECIAL_TOKEN_TEXT = re.compile(r"<\|[A-Za-z0-9_]+\|>")
+
+_NAMED_30 = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 6: "<|start_header_id|>",
+             7: "<|end_header_id|>", 9: "<|eot_id|>"}
+_NAMED_31 = {**_NAMED_30, 4: "<|finetune_right_pad_id|>", 8: "<|eom_id|>", 10: "<|python_tag|>"}
+
+# Meta's Tokenizer.encode splits its input this way before tiktoken sees it.
+_MAX_ENCODE_CHARS = 400_000
+_MAX_RUN_CHARS = 25_000
+
+
+def special_tokens(version: str) -> dict[str, int]:
+    """The special-token table (text -> id) of a Llama version's tokenizer."""
+    v = normalize_version(version)
+    named = _NAMED_30 if v == "3.0" else _NAMED_31
+    table: dict[str, int] = {}
+    reserved = 0
+    for offset in range(256):
+        name = named.get(offset)
+        if name is None:
+            name = f"<|reserved_special_token_{reserved}|>"
+            reserved += 1
+        table[name] = BASE_VOCAB + offset
+    if v == "3.2-vision":
+        table["<|image|>"] = BASE_VOCAB + 256
+    return table
+
+
+def tokenizer_model_path() -> Path:
+    """Where ``llama-models`` keeps Meta's ``tokenizer.model`` (found without importing the package)."""
+    spec = importlib.util.find_spec("llama_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise LlamatplError("the Llama 3 tokenizer needs the llama-models package: pip install llama-models")
+    path = Path(next(iter(spec.submodule_search_locations))) / "llama3" / "tokenizer.model"
+    if not path.is_file():
+        raise LlamatplError(f"llama-models is installed but {path} is missing")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _mergeable_ranks() -> dict[bytes, int]:
+    from tiktoken.load import load_tiktoken_bpe
+
+    return load_tiktoken_bpe(str(tokenizer_model_path()))
+
+
+class LlamaTokenizer:
+    """Meta's Llama 3 BPE with one version's special tokens."""
+
+    def __init__(self, version: str) -> None:
+        import tiktoken
+
+        self.version = normalize_version(version)
+        self.special_tokens = special_tokens(self.version)
+        self.id_to_special = {i: t for t, i in self.special_tokens.items()}
+        self._encoding = tiktoken.Encoding(
+            name=f"llama{self.version}",
+            pat_str=PATTERN,
+            mergeable_ranks=_mergeable_ranks(),
+            special_tokens=self.special_tokens,
+        )
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added."""
+        return self._encoding.encode(text, allowed_special="all")
+
+    def encode_text(self, text: str) -> list[int]:
+        """Tokenize content as Meta's reference does: special-token text is plain text."""
+        out: list[int] = []
+        for start in range(0, len(text), _MAX_ENCODE_CHARS):
+            for piece in _split_long_runs(text[start:start + _MAX_ENCODE_CHARS]):
+                out.extend(self._encoding.encode_ordinary(piece))
+        return out
+
+    def decode(self, ids: list[int]) -> str:
+        return self._encoding.decode(ids)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token (special tokens by name; partial UTF-8 shown with replacement)."""
+        special = self.id_to_special.get(token_id)
+        if special is not None:
+            return special
+        return self._encoding.decode_single_token_bytes(token_id).decode("utf-8", errors="replace")
+
+    def is_special(self, token_id: int) -> bool:
+        return token_id in self.id_to_special
+
+
+def _split_long_runs(s: str) -> list[str]:
+    """Split ``s`` where a run of whitespace or of non-whitespace passes Meta's 25,000-char limit."""
+    if len(s) <= _MAX_RUN_CHARS:
+        return [s]
+    pieces, start, run, in_space = [], 0, 0, s[0].isspace()
+    for i, ch in enumerate(s):
+        now_space = ch.isspace()
+        if now_space != in_space:
+            run, in_space = 1, now_space
+        else:
+            run += 1
+            if run > _MAX_RUN_CHARS:
+                pieces.append(s[start:i])
+                start, run = i, 1
+    pieces.append(s[start:])
+    return pieces
+
+
+@lru_cache(maxsize=None)
+def get_tokenizer(version: str) -> LlamaTokenizer:
+    """The tokenizer of ``version``, built once per process."""
+    return LlamaTokenizer(normalize_version(version))
