@@ -122,9 +122,18 @@ def _sized(check: Callable[..., None], filter_: Callable[..., Any]) -> Callable[
     return wrapper
 
 
-def _check_join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> None:
-    if attribute is None and isinstance(value, (list, tuple, str)):
-        limits.estimate_join(str(d), list(value))
+def _sized_join(filter_: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``join`` filter, with its input materialized once so the result's size can be checked."""
+
+    @functools.wraps(filter_)
+    def wrapper(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+        limits.tick()
+        items = value if isinstance(value, (list, tuple)) else list(value)
+        if attribute is None:
+            limits.estimate_join(str(d), items)
+        return filter_(eval_ctx, items, d, attribute)
+
+    return wrapper
 
 
 def _check_replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: Any = None) -> None:
@@ -190,7 +199,6 @@ def _build_environment() -> LlamaSandbox:
     )
     env.filters["tojson"] = _tojson
     guards: dict[str, Callable[..., None]] = {
-        "join": _check_join,
         "replace": _check_replace,
         "indent": _check_indent,
         "format": _check_format,
@@ -202,6 +210,7 @@ def _build_environment() -> LlamaSandbox:
     }
     for name, check in guards.items():
         env.filters[name] = _sized(check, env.filters[name])
+    env.filters["join"] = _sized_join(env.filters["join"])
     env.globals["lipsum"] = _sized(_check_lipsum, env.globals["lipsum"])
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now

@@ -69,9 +69,8 @@ def tick() -> None:
     """Raise :class:`LimitExceeded` once the current render's deadline has passed."""
     b = _BUDGET.get()
     if b is not None and time.monotonic() > b.deadline:
-        raise LimitExceeded(
-            f"template ran longer than {b.limits.seconds:g} s (a runaway loop?)", reason="time limit"
-        )
+        raise LimitExceeded(f"time limit: ran longer than {b.limits.seconds:g} s (a runaway loop?)",
+                            reason="time limit")
 
 
 def _limits() -> Limits:
@@ -83,7 +82,7 @@ def check_size(n: float, what: str) -> None:
     """Refuse to build something of ``n`` characters (or items) when that passes the limit."""
     cap = _limits().max_chars
     if n > cap:
-        raise LimitExceeded(f"template tried to build {what} of {int(min(n, 1e18)):,} characters "
+        raise LimitExceeded(f"size limit: tried to build {what} of {int(min(n, 1e18)):,} characters "
                             f"(limit {cap:,})", reason="size limit")
 
 
@@ -103,7 +102,7 @@ def _length(x: Any) -> int:
 def _check_int_bits(bits: float) -> None:
     cap = _limits().max_int_bits
     if bits > cap:
-        raise LimitExceeded(f"template tried to build a number of about {int(min(bits, 1e18)):,} bits "
+        raise LimitExceeded(f"size limit: tried to build a number of about {int(min(bits, 1e18)):,} bits "
                             f"(limit {cap:,})", reason="size limit")
 
 

@@ -88,17 +88,19 @@ def render_text(
         with _limits.budget(limits):
             out = _generate(compiled, context)
     except RenderError as exc:
-        raise type(exc)(f"{name}: {exc.message}", line=exc.line, reason=exc.reason) from None
+        line = exc.line or template_line(exc.__traceback__)
+        where = f"{name} line {line}" if line else name
+        raise type(exc)(f"{where}: {exc.message}", line=line, reason=exc.reason) from None
     except jinja2.exceptions.SecurityError as exc:
-        raise _located(SandboxViolation, name, "the sandbox refused", exc) from None
+        raise _located(SandboxViolation, name, "sandbox violation", exc) from None
     except jinja2.exceptions.TemplateError as exc:
-        raise _located(RenderError, name, "raised", exc) from None
+        raise _located(RenderError, name, "template error", exc) from None
     except RecursionError as exc:
-        raise _located(LimitExceeded, name, "recursed too deep", exc, detail=False) from None
+        raise _located(LimitExceeded, name, "recursion limit", exc, reason="recursed too deep") from None
     except MemoryError as exc:
-        raise _located(LimitExceeded, name, "ran out of memory", exc, detail=False) from None
+        raise _located(LimitExceeded, name, "memory limit", exc, reason="ran out of memory") from None
     except Exception as exc:  # noqa: BLE001 - any error a template causes is the template's
-        raise _located(RenderError, name, f"failed ({type(exc).__name__})", exc) from None
+        raise _located(RenderError, name, type(exc).__name__, exc) from None
     finally:
         restore_today(token)
     return _cut_at_marker(out, last_text, conversation.name) if field else out
@@ -175,9 +177,10 @@ def template_line(tb: TracebackType | None) -> int | None:
     return line
 
 
-def _located(kind: type[RenderError], name: str, verb: str, exc: BaseException, *, detail: bool = True) -> RenderError:
+def _located(kind: type[RenderError], name: str, label: str, exc: BaseException, *,
+             reason: str = "") -> RenderError:
+    """``official:3.1 line 71: template error: <what the template said>``."""
     line = template_line(exc.__traceback__)
     where = f"{name} line {line}" if line else name
-    reason = str(exc) if detail and str(exc) else verb
-    return kind(f"{where}: template {verb}: {reason}" if detail else f"{where}: template {verb}",
-                line=line, reason=reason)
+    reason = reason or str(exc) or label
+    return kind(f"{where}: {label}: {reason}", line=line, reason=reason)

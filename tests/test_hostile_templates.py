@@ -1,0 +1,80 @@
+"""Hostile templates end in a clear limit or sandbox error: no code runs, nothing hangs or blows up.
+
+Each case runs in a child process capped at 2 GiB of address space, so a guard that fails shows up
+as a memory error (and a failed test) instead of taking the machine down.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CHILD = r"""
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from llamatpl.conversation import Conversation
+from llamatpl.errors import LlamatplError
+from llamatpl.limits import Limits
+from llamatpl.render import render_text
+conv = Conversation.from_data({"messages": [{"role": "user", "content": "hi"}]})
+try:
+    out = render_text(sys.argv[1], conv, special_tokens={}, limits=Limits(seconds=2))
+    print(json.dumps({"rendered": len(out)}))
+except LlamatplError as exc:
+    print(json.dumps({"error": type(exc).__name__, "reason": exc.reason, "message": exc.message}))
+"""
+
+CASES = {
+    "string repetition": ("{{ 'x' * 4000000000 }}", "LimitExceeded", "size limit"),
+    "tower of powers": ("{{ 10 ** (10 ** 10) }}", "LimitExceeded", "size limit"),
+    "squaring loop": ("{% set ns = namespace(x=3) %}{% for i in range(100) %}{% set ns.x = ns.x * ns.x %}{% endfor %}",
+                      "LimitExceeded", "size limit"),
+    "nested loops": ("{% for i in range(100000) %}{% for j in range(100000) %}{% for k in range(100000) %}"
+                     "{% endfor %}{% endfor %}{% endfor %}", "LimitExceeded", "time limit"),
+    "doubling with ~": ("{% set ns = namespace(x='ab') %}{% for i in range(64) %}{% set ns.x = ns.x ~ ns.x %}"
+                        "{% endfor %}", "LimitExceeded", "size limit"),
+    "doubling a list": ("{% set ns = namespace(x=[1]) %}{% for i in range(64) %}{% set ns.x = ns.x + ns.x %}"
+                        "{% endfor %}", "LimitExceeded", "size limit"),
+    "output flood": ("{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxxxxxxxx{% endfor %}{% endfor %}",
+                     "LimitExceeded", "size limit"),
+    "recursion": ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "LimitExceeded", "recursed too deep"),
+    "center": ("{{ 'x'|center(4000000000) }}", "LimitExceeded", "size limit"),
+    "str.ljust": ("{{ 'x'.ljust(4000000000) }}", "LimitExceeded", "size limit"),
+    "str.format width": ("{{ '{:>999999999}'.format(1) }}", "LimitExceeded", "size limit"),
+    "printf width": ("{{ '%0999999999d' % 1 }}", "LimitExceeded", "size limit"),
+    "replace blow-up": ("{% set s = 'x' * 1000000 %}{{ s|replace('x', s) }}", "LimitExceeded", "size limit"),
+    "join blow-up": ("{% set s = 'y' * 1000000 %}{{ range(100000)|join(s) }}", "LimitExceeded", "size limit"),
+    "indent blow-up": ("{% set s = '\\n' * 1000000 %}{{ s|indent(1000000) }}", "LimitExceeded", "size limit"),
+    "tojson indent": ("{{ messages|tojson(indent=100000000) }}", "LimitExceeded", "size limit"),
+    "lipsum": ("{{ lipsum(100000000) }}", "LimitExceeded", "size limit"),
+    "class escape": ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "SandboxViolation", None),
+    "self escape": ("{{ self.__init__.__globals__ }}", "SandboxViolation", None),
+    "list mutation": ("{{ messages.append({'role': 'x'}) }}", "SandboxViolation", None),
+    "dict mutation": ("{{ messages[0].update({'role': 'x'}) }}", "SandboxViolation", None),
+    "namespace dunder": ("{% set ns = namespace() %}{% set ns.__class__ = 1 %}", "SandboxViolation", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_template_is_stopped(name):
+    template, kind, reason = CASES[name]
+    proc = subprocess.run([sys.executable, "-c", CHILD, template], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result.get("error") == kind, result
+    if reason:
+        assert result["reason"].startswith(reason) or result["reason"] == reason, result
+    assert "\n" not in result["message"]
+
+
+def test_hostile_template_through_the_cli_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "evil.jinja"
+    bad.write_text("{{ 'x' * 4000000000 }}")
+    conv = tmp_path / "c.json"
+    conv.write_text('[{"role": "user", "content": "hi"}]')
+    proc = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(conv), "--template", str(bad)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "size limit" in proc.stderr

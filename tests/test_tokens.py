@@ -1,0 +1,44 @@
+"""The Llama 3 tokenizer: the published golden, Meta's own Tokenizer, per-version special tokens."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llamatpl import render
+from llamatpl.tokens import get_tokenizer
+
+# Llama-3.1-8B-Instruct model card discussion 97 (../shared/FACTS.md)
+GOLDEN_31_HELLO = [128000, 128006, 9125, 128007, 271, 38766, 1303, 33025, 2696, 25, 6790, 220, 2366, 18, 198,
+                   15724, 2696, 25, 220, 1627, 10263, 220, 2366, 19, 271, 128009, 128006, 882, 128007, 271, 9906,
+                   0, 128009, 128006, 78191, 128007, 271]
+
+
+def test_published_golden_for_31_hello():
+    prompt = render({"messages": [{"role": "user", "content": "Hello!"}], "date_string": "26 Jul 2024"}, version="3.1")
+    assert get_tokenizer("3.1").encode_prompt(prompt) == GOLDEN_31_HELLO
+
+
+def _meta():
+    from llama_models.llama3.tokenizer import Tokenizer
+
+    return Tokenizer.get_instance()
+
+
+def test_special_token_ids_match_metas_tokenizer():
+    meta = _meta().special_tokens
+    ours = get_tokenizer("3.1").special_tokens
+    for name in ("<|begin_of_text|>", "<|end_of_text|>", "<|finetune_right_pad_id|>", "<|start_header_id|>",
+                 "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"):
+        assert ours[name] == meta[name]
+
+
+def test_30_treats_31_tokens_as_plain_text():
+    t30, t31 = get_tokenizer("3.0"), get_tokenizer("3.1")
+    assert t31.encode_prompt("<|eom_id|>") == [128008]
+    assert 128008 not in t30.encode_prompt("<|eom_id|>")
+    assert t30.encode_prompt("<|eot_id|>") == [128009]
+    assert "<|image|>" not in t31.special_tokens and get_tokenizer("3.2-vision").special_tokens["<|image|>"] == 128256
+
+
+@given(st.text(max_size=200) | st.sampled_from(["<|eot_id|> x", " " * 30000 + "a", "a" * 30000]))
+def test_plain_text_encoding_matches_metas_encode(text):
+    assert get_tokenizer("3.1").encode_text(text) == _meta().encode(text, bos=False, eos=False)
