@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import __version__
 from .errors import EXIT_ERROR, EXIT_OK, LlamatplError
+
+if TYPE_CHECKING:
+    from .templates import ChatTemplate
 
 app = typer.Typer(
     name="llamatpl",
@@ -73,6 +76,7 @@ def render(
 
     fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
     tpl = resolve_template(template, version=version)
+    _say_assumed_version(tpl, fmt)
     items = render_file(conversation, tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
                         generation_prompt=False if no_generation_prompt else None, limits=limits_from_env())
     first = next(items, None)
@@ -85,6 +89,13 @@ def render(
         rest = [first] if second is None else [first, second]
         write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
     sys.stdout.flush()
+
+
+def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
+    """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
+    if tpl.version_reason.startswith("detected") and fmt != "pretty":
+        sys.stderr.write(f"{tpl.name}: assuming Llama {tpl.version} ({tpl.version_reason}); "
+                         "pass --version to choose\n")
 
 
 def main() -> None:

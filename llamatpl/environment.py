@@ -159,12 +159,19 @@ def _check_lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) 
 
 
 class LlamaSandbox(ImmutableSandboxedEnvironment):
-    """transformers' sandbox, plus deadline and size checks at every call, access and operator."""
+    """transformers' sandbox, plus deadline and size checks at every call and intercepted operator.
+
+    A loop that runs away must call something (``range``, a filter-free call, a macro) or build
+    something with an operator or output each turn, so those are where the deadline is checked.
+    """
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _GuardedCodeGenerator
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        # the common case, inlined: joining two short strings
+        if operator == "+" and type(left) is str and type(right) is str and len(left) + len(right) < limits.SMALL:
+            return left + right
         return limits.guarded_binop(operator, left, right)
 
     def guarded_concat(self, values: tuple[Any, ...]) -> str:
@@ -174,14 +181,6 @@ class LlamaSandbox(ImmutableSandboxedEnvironment):
         limits.check_call_arguments(args, kwargs)
         args = limits.guard_str_method(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        limits.tick()
-        return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        limits.tick()
-        return super().getitem(obj, argument)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)

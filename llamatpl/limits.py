@@ -55,14 +55,23 @@ class _Budget:
 _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("llamatpl_budget", default=None)
 
 
+def start(limits: Limits) -> contextvars.Token[_Budget | None]:
+    """Apply ``limits`` to template evaluation in this context until :func:`stop`."""
+    return _BUDGET.set(_Budget(limits))
+
+
+def stop(token: contextvars.Token[_Budget | None]) -> None:
+    _BUDGET.reset(token)
+
+
 @contextmanager
 def budget(limits: Limits) -> Iterator[None]:
     """Apply ``limits`` to every template evaluation inside the ``with`` block."""
-    token = _BUDGET.set(_Budget(limits))
+    token = start(limits)
     try:
         yield
     finally:
-        _BUDGET.reset(token)
+        stop(token)
 
 
 def tick() -> None:
@@ -86,13 +95,9 @@ def check_size(n: float, what: str) -> None:
                             f"(limit {cap:,})", reason="size limit")
 
 
-def count_output(n: int) -> None:
-    """Add ``n`` rendered characters to the current render's output and enforce the size limit."""
-    tick()
-    b = _BUDGET.get()
-    if b is not None:
-        b.output += n
-        check_size(b.output, "output")
+# Values this small are never checked: no limit is set below it, and skipping the context lookup
+# keeps the common case (a few short strings joined per message) as fast as an unguarded render.
+SMALL = 1 << 16
 
 
 def _length(x: Any) -> int:
@@ -117,6 +122,13 @@ def check_format_string(fmt: str) -> None:
 
 def guarded_binop(operator: str, left: Any, right: Any) -> Any:
     """Evaluate an intercepted binary operator after checking the size of its result."""
+    if operator == "+":
+        if type(left) is str and type(right) is str and len(left) + len(right) < SMALL:
+            return left + right
+        tick()
+        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            check_size(len(left) + len(right), "a concatenation")
+        return left + right
     tick()
     if operator == "**":
         if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
@@ -130,10 +142,6 @@ def guarded_binop(operator: str, left: Any, right: Any) -> Any:
         elif isinstance(right, (str, list, tuple)) and isinstance(left, int):
             check_size(len(right) * left, "a repeated sequence")
         return left * right
-    if operator == "+":
-        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            check_size(len(left) + len(right), "a concatenation")
-        return left + right
     if operator == "%":
         if isinstance(left, str):
             check_format_string(left)
@@ -148,9 +156,11 @@ def guarded_binop(operator: str, left: Any, right: Any) -> Any:
 
 def guarded_concat(values: tuple[Any, ...]) -> str:
     """The ``~`` operator: join the string forms of ``values`` after checking the total length."""
-    tick()
-    parts = [v if isinstance(v, str) else str(v) for v in values]
-    check_size(sum(map(len, parts)), "a concatenation")
+    parts = [v if type(v) is str else str(v) for v in values]
+    total = sum(map(len, parts))
+    if total >= SMALL:
+        tick()
+        check_size(total, "a concatenation")
     return "".join(parts)
 
 

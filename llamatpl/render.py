@@ -83,10 +83,10 @@ def render_text(
     context: dict[str, Any] = {**special_tokens, **conversation.variables}
     context.update(messages=messages, tools=conversation.tools, documents=conversation.documents,
                    add_generation_prompt=conversation.add_generation_prompt)
-    token = pinned_today(today)
+    today_token = pinned_today(today) if today is not None else None
+    budget_token = _limits.start(limits)
     try:
-        with _limits.budget(limits):
-            out = _generate(compiled, context)
+        out = _generate(compiled, context, limits.max_chars)
     except RenderError as exc:
         line = exc.line or template_line(exc.__traceback__)
         where = f"{name} line {line}" if line else name
@@ -102,15 +102,23 @@ def render_text(
     except Exception as exc:  # noqa: BLE001 - any error a template causes is the template's
         raise _located(RenderError, name, type(exc).__name__, exc) from None
     finally:
-        restore_today(token)
+        _limits.stop(budget_token)
+        if today_token is not None:
+            restore_today(today_token)
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
-def _generate(compiled: jinja2.Template, context: dict[str, Any]) -> str:
-    parts = []
-    for chunk in compiled.generate(context):
-        _limits.count_output(len(chunk))
-        parts.append(chunk)
+def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int) -> str:
+    parts: list[str] = []
+    total = 0
+    try:
+        for chunk in compiled.root_render_func(compiled.new_context(context)):
+            total += len(chunk)
+            if total > max_chars:
+                _limits.check_size(total, "output")
+            parts.append(chunk)
+    except Exception:
+        compiled.environment.handle_exception()  # re-raises with template line numbers
     return "".join(parts)
 
 
@@ -119,8 +127,8 @@ def _template_messages(conversation: Conversation) -> list[dict[str, Any]]:
     out = []
     for message in conversation.messages:
         m = {k: v for k, v in message.items() if v is not None}
-        reasoning = next((m[k] for k in _REASONING_FIELDS if m.get(k) is not None), None)
-        if reasoning is not None:
+        if "reasoning_content" in m or "thinking" in m or "reasoning" in m:
+            reasoning = next(m[k] for k in _REASONING_FIELDS if k in m)
             m = {"thinking": reasoning, **m, "reasoning_content": reasoning}
         out.append(m)
     return out

@@ -29,6 +29,7 @@ DEFAULT_SPECIAL_TOKENS: Mapping[str, str] = {"bos_token": "<|begin_of_text|>", "
 KINDS = ("official", "tuned")
 
 
+@lru_cache(maxsize=None)
 def bundled_dir(name: str) -> Path:
     """The folder of bundled data (``templates`` or ``fixtures``), installed or in a source tree."""
     here = Path(__file__).resolve().parent
@@ -79,15 +80,10 @@ def resolve_template(spec: str | None = None, *, version: str | None = None) -> 
     """
     given = normalize_version(version) if version else None
     if spec is None:
-        v = given or "3.1"
-        reason = "given" if given else "default"
-        return ChatTemplate(f"official:{v}", _read_bundled("official", v), v, reason,
-                            path=bundled_dir("templates") / "official" / f"{v}.jinja")
+        return _bundled("official", given or "3.1", given, "given" if given else "default")
     kind, sep, rest = spec.partition(":")
     if sep and kind in KINDS:
-        v = normalize_version(rest)
-        return ChatTemplate(spec if rest == v else f"{kind}:{v}", _read_bundled(kind, v), given or v,
-                            "given" if given else "named", path=bundled_dir("templates") / kind / f"{v}.jinja")
+        return _bundled(kind, normalize_version(rest), given, "given" if given else "named")
     if not Path(spec).exists() and _looks_like_version(spec):
         v = normalize_version(spec)
         return resolve_template(f"official:{v}", version=given)
@@ -98,6 +94,12 @@ def resolve_template(spec: str | None = None, *, version: str | None = None) -> 
         v, reason = detect_version(text)
         reason = f"detected: {reason}"
     return ChatTemplate(spec, text, v, reason, special_tokens=tokens, path=path, variants=variants)
+
+
+@lru_cache(maxsize=None)
+def _bundled(kind: str, version: str, given: str | None, reason: str) -> ChatTemplate:
+    path = bundled_dir("templates") / kind / f"{version}.jinja"
+    return ChatTemplate(f"{kind}:{version}", _read_bundled(kind, version), given or version, reason, path=path)
 
 
 def _looks_like_version(spec: str) -> bool:
