@@ -76,7 +76,6 @@ def render(
 
     fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
     tpl = resolve_template(template, version=version)
-    _say_assumed_version(tpl, fmt)
     items = render_file(conversation, tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
                         generation_prompt=False if no_generation_prompt else None, limits=limits_from_env())
     first = next(items, None)
@@ -89,6 +88,7 @@ def render(
         rest = [first] if second is None else [first, second]
         write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
     sys.stdout.flush()
+    _say_assumed_version(tpl, fmt)
 
 
 def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
