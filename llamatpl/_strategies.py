@@ -88,6 +88,7 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
         data["builtin_tools"] = builtins
     if version != "3.0" and draw(st.booleans()):
         data["date_string"] = draw(st.sampled_from(["26 Jul 2024", "21 Sep 2024", "1 Jan 2025"]))
+    images = images and tool_defs is None  # the vision models call tools on text-only prompts
     for _ in range(draw(st.integers(1, max_turns))):
         msgs.append(_user_message(draw, images))
         callable_names = [t["function"]["name"] for t in tool_defs or []] + list(builtins or [])
@@ -119,7 +120,8 @@ def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | Non
     3.0: optional system message, then user/assistant text turns. 3.1: plus tool definitions (in
     the first user message or the system message), one tool call per assistant turn (arguments as
     an object or JSON text), tool results as text or an object under ``tool`` or ``ipython``,
-    built-in tools and ``date_string``. 3.2: tools but no built-ins. 3.2-vision: plus image parts.
+    built-in tools and ``date_string``. 3.2: tools but no built-ins. 3.2-vision: plus image parts
+    (in conversations without tools, as Meta's vision models take tools on text-only prompts).
     Each option left as ``None`` follows the version. Examples shrink towards fewer turns, no
     tools, and short plain content.
     """

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
-from .errors import EXIT_ERROR, EXIT_OK, LlamatplError
+from .errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, LlamatplError
 
 if TYPE_CHECKING:
     from .templates import ChatTemplate
@@ -89,6 +89,42 @@ def render(
         write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
     sys.stdout.flush()
     _say_assumed_version(tpl, fmt)
+
+
+class VerifyFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def verify(
+    template: Annotated[str, typer.Argument(help="Template to verify: official:3.1, tuned:3.2, a file or folder.")],
+    version: VersionOpt = None,
+    examples: Annotated[int, typer.Option("--examples", "-n", min=1, help="Conversations to generate.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for a reproducible search.")] = 0,
+    conversation: Annotated[Optional[str], typer.Option(
+        "--conversation", "-c", help="Check these conversations (JSON or JSONL) instead of generating.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on inherent token differences too.")] = False,
+    dialect: Annotated[Optional[str], typer.Option(
+        "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
+    format: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.text,
+) -> None:
+    """Prove a template token-exact against Meta's reference encoding, or show the smallest
+    conversation that breaks it. Exit 0 clean, 1 a counterexample, 2 bad input."""
+    from .conversation import iter_conversations
+    from .formatting.verify_output import write_json, write_text
+    from .search import verify_template
+    from .templates import resolve_template
+
+    tpl = resolve_template(template, version=version)
+    convs = iter_conversations(conversation) if conversation else None
+    report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
+                             dialect=dialect, conversations=convs)
+    if format is VerifyFormat.json:
+        write_json(report, sys.stdout)
+    else:
+        write_text(report, sys.stdout, seed=None if conversation else seed)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
 
 def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
