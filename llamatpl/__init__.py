@@ -1,29 +1,54 @@
 """llamatpl: render, diff, lint and verify Llama 3.x chat templates.
 
-The public API is re-exported here; everything else lives in private-by-convention modules::
+The public API is re-exported here and imported on first use, so the command line starts fast::
 
-    from llamatpl import Conversation, render
-    prompt = render({"messages": [{"role": "user", "content": "Hello!"}]}, version="3.1", today="2024-07-26")
+    from llamatpl import render, verify
+    prompt = render({"messages": [{"role": "user", "content": "Hello!"}]}, version="3.1")
+    verdict = verify("official:3.1", {"messages": [{"role": "user", "content": "hi "}]})
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .conversation import Conversation, iter_conversations, load_conversation
-from .errors import LlamatplError
-from .limits import Limits
-from .render import render
-from .templates import ChatTemplate, resolve_template
+_EXPORTS = {
+    "ChatTemplate": "templates",
+    "Conversation": "conversation",
+    "Limits": "limits",
+    "LlamatplError": "errors",
+    "Report": "search",
+    "Verdict": "compare",
+    "iter_conversations": "conversation",
+    "load_conversation": "conversation",
+    "render": "renderer",
+    "resolve_template": "templates",
+    "verify": "compare",
+    "verify_template": "search",
+}
 
-__all__ = [
-    "ChatTemplate",
-    "Conversation",
-    "Limits",
-    "LlamatplError",
-    "__version__",
-    "iter_conversations",
-    "load_conversation",
-    "render",
-    "resolve_template",
-]
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:
+    from .compare import Verdict, verify
+    from .conversation import Conversation, iter_conversations, load_conversation
+    from .errors import LlamatplError
+    from .limits import Limits
+    from .renderer import render
+    from .search import Report, verify_template
+    from .templates import ChatTemplate, resolve_template
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llamatpl' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from .conversation import Conversation, iter_conversations
 from .limits import DEFAULT_LIMITS, Limits
-from .render import render_text
+from .renderer import render_text
 from .templates import ChatTemplate
 from .tokens import get_tokenizer
 
@@ -30,12 +31,19 @@ def render_file(
     with_ids: bool = False,
     generation_prompt: bool | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    tokenizer: Any = None,
+    add_special_tokens: bool = False,
 ) -> Iterator[Rendered]:
     """Yield each conversation of ``path`` rendered through ``template`` (lazily, line by line).
 
     ``generation_prompt`` overrides every conversation's ``add_generation_prompt`` when given.
+    ``tokenizer`` replaces Meta's for the ids; ``add_special_tokens`` tokenizes as a pipeline that
+    adds BOS again would.
     """
-    tokenizer = get_tokenizer(template.version) if with_ids else None
+    if with_ids and tokenizer is None:
+        tokenizer = get_tokenizer(template.version)
+    if not with_ids:
+        tokenizer = None
     for conversation in iter_conversations(path):
         if generation_prompt is not None:
             conversation = replace(conversation, add_generation_prompt=generation_prompt)
@@ -47,5 +55,5 @@ def render_file(
             limits=limits,
             name=template.name,
         )
-        ids = tokenizer.encode_prompt(prompt) if tokenizer is not None else None
+        ids = tokenizer.encode_prompt(prompt, add_special_tokens=add_special_tokens) if tokenizer is not None else None
         yield Rendered(conversation, prompt, ids)

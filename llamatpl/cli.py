@@ -15,6 +15,7 @@ from .errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, LlamatplError
 
 if TYPE_CHECKING:
     from .templates import ChatTemplate
+    from .tokens import UserTokenizer
 
 app = typer.Typer(
     name="llamatpl",
@@ -31,6 +32,8 @@ VersionOpt = Annotated[Optional[str], typer.Option(
     "--version", "-V", help="Llama version (3.0, 3.1, 3.2, 3.2-vision); alone it means the official template.")]
 TodayOpt = Annotated[Optional[str], typer.Option(
     "--today", help="Pin strftime_now to this date (YYYY-MM-DD) for reproducible renders.")]
+TokenizerOpt = Annotated[Optional[str], typer.Option(
+    "--tokenizer", help="Your own tokenizer.json or local model folder (through transformers) instead of Meta's.")]
 
 
 class RenderFormat(str, Enum):
@@ -64,6 +67,9 @@ def render(
     today: TodayOpt = None,
     no_generation_prompt: Annotated[bool, typer.Option(
         "--no-generation-prompt", help="Render without the trailing assistant header.")] = False,
+    tokenizer: TokenizerOpt = None,
+    add_special_tokens: Annotated[bool, typer.Option(
+        "--add-special-tokens", help="Tokenize as a pipeline that adds special tokens again would (shows double BOS).")] = False,
 ) -> None:
     """Render a conversation to the exact prompt transformers' apply_chat_template builds."""
     import itertools
@@ -71,13 +77,15 @@ def render(
     from .batch import render_file
     from .formatting.render_output import write_lines, write_single
     from .limits import limits_from_env
-    from .render import parse_today
+    from .renderer import parse_today
     from .templates import resolve_template
+    from .tokens import has_double_bos
 
     fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
     tpl = resolve_template(template, version=version)
     items = render_file(conversation, tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
-                        generation_prompt=False if no_generation_prompt else None, limits=limits_from_env())
+                        generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
+                        tokenizer=_user_tokenizer(tokenizer), add_special_tokens=add_special_tokens)
     first = next(items, None)
     if first is None:
         raise LlamatplError(f"{conversation}: holds no conversation")
@@ -89,6 +97,15 @@ def render(
         write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
     sys.stdout.flush()
     _say_assumed_version(tpl, fmt)
+    if first.ids is not None and has_double_bos(first.ids):
+        sys.stderr.write("warning: the ids start with <|begin_of_text|> twice: the template writes BOS and the "
+                         "tokenizer adds another; tokenize rendered prompts with add_special_tokens=False\n")
+
+
+def _user_tokenizer(path: str | None) -> UserTokenizer | None:
+    from .tokens import UserTokenizer
+
+    return UserTokenizer(path) if path else None
 
 
 class VerifyFormat(str, Enum):
@@ -108,6 +125,7 @@ def verify(
     dialect: Annotated[Optional[str], typer.Option(
         "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
     format: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.text,
+    tokenizer: TokenizerOpt = None,
 ) -> None:
     """Prove a template token-exact against Meta's reference encoding, or show the smallest
     conversation that breaks it. Exit 0 clean, 1 a counterexample, 2 bad input."""
@@ -119,7 +137,7 @@ def verify(
     tpl = resolve_template(template, version=version)
     convs = iter_conversations(conversation) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
-                             dialect=dialect, conversations=convs)
+                             dialect=dialect, conversations=convs, tokenizer=_user_tokenizer(tokenizer))
     if format is VerifyFormat.json:
         write_json(report, sys.stdout)
     else:

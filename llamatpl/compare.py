@@ -18,7 +18,7 @@ from typing import Any
 from .conversation import Conversation
 from .errors import LlamatplError, RenderError
 from .reference import Dialect, Expected, encode
-from .render import render_text
+from .renderer import render_text
 from .templates import ChatTemplate, resolve_template
 from .tokens import get_tokenizer
 
@@ -54,7 +54,7 @@ class Verdict:
 
 def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, Any] | list[Any], *,
            version: str | None = None, dialect: str | Dialect | None = None,
-           today: date = VERIFY_TODAY) -> Verdict:
+           today: date = VERIFY_TODAY, tokenizer: Any = None) -> Verdict:
     """Check one conversation: render it with ``template`` and compare with Meta's reference.
 
     ``dialect`` defaults to the one the template declares (``{#- llamatpl: dialect=tuned -#}``),
@@ -69,7 +69,7 @@ def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, 
                                special_tokens=tpl.special_tokens, today=today, name=tpl.name)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message)
-    return compare(conv, rendered, expected, version=v)
+    return compare(conv, rendered, expected, version=v, tokenizer=tokenizer)
 
 
 def declared_dialect(template_text: str) -> str:
@@ -82,12 +82,17 @@ def declared_dialect(template_text: str) -> str:
     return rest.split()[0].rstrip("-#}") if rest.split() else "official"
 
 
-def compare(conv: Conversation, rendered: str, expected: Expected, *, version: str) -> Verdict:
-    """Compare a rendered prompt with the reference pieces; classify the first difference."""
-    tokenizer = get_tokenizer(version)
+def compare(conv: Conversation, rendered: str, expected: Expected, *, version: str, tokenizer: Any = None) -> Verdict:
+    """Compare a rendered prompt with the reference pieces; classify the first difference.
+
+    Expected ids always come from Meta's tokenizer; the rendered prompt is tokenized by
+    ``tokenizer`` when given (a user's own), else by Meta's, as a server would.
+    """
+    meta = get_tokenizer(version)
+    server = tokenizer or meta
     want = expected.prompt
-    expected_ids = expected.ids(tokenizer)
-    actual_ids = tokenizer.encode_prompt(rendered)
+    expected_ids = expected.ids(meta)
+    actual_ids = server.encode_prompt(rendered)
     base = dict(conversation=conv, rendered=rendered, expected=want, expected_ids=expected_ids, actual_ids=actual_ids)
     token_at = _first_difference(expected_ids, actual_ids)
     if rendered != want:
@@ -96,7 +101,7 @@ def compare(conv: Conversation, rendered: str, expected: Expected, *, version: s
                        first_divergence=token_at)
     if token_at is None:
         return Verdict(**base)
-    injected = sum(map(tokenizer.is_special, actual_ids)) > sum(map(tokenizer.is_special, expected_ids))
+    injected = sum(map(server.is_special, actual_ids)) > sum(map(meta.is_special, expected_ids))
     inherent = "special-token-injection" if injected else "boundary-merge"
     return Verdict(**base, inherent=inherent, first_divergence=token_at)
 

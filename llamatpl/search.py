@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from .compare import VERIFY_TODAY, Verdict, declared_dialect, verify
 from .conversation import Conversation
@@ -47,7 +48,7 @@ class _Fault(Exception):
 def verify_template(template: ChatTemplate, *, version: str | None = None, examples: int = 100, seed: int = 0,
                     strict: bool = False, dialect: str | Dialect | None = None,
                     conversations: Iterable[Conversation] | None = None,
-                    today: date = VERIFY_TODAY) -> Report:
+                    today: date = VERIFY_TODAY, tokenizer: Any = None) -> Report:
     """Verify ``template`` over ``conversations`` (each once) or ``examples`` generated ones.
 
     Fails on the first template fault; with ``strict`` an inherent token difference fails too.
@@ -58,13 +59,13 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
-            verdict = verify(template, conv, version=v, dialect=d, today=today)
+            verdict = verify(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer)
             _count(report, verdict)
             if not verdict.passes(strict=strict):
                 report.failure = verdict
                 break
     else:
-        _search(report, template, v, d, examples, seed, strict, today)
+        _search(report, template, v, d, examples, seed, strict, today, tokenizer)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -76,7 +77,7 @@ def _count(report: Report, verdict: Verdict) -> None:
 
 
 def _search(report: Report, template: ChatTemplate, version: str, dialect: Dialect, examples: int, seed: int,
-            strict: bool, today: date) -> None:
+            strict: bool, today: date, tokenizer: Any) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fix_seed
 
@@ -86,7 +87,7 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
 
     def check(conversation: Conversation) -> None:
         nonlocal found
-        verdict = verify(template, conversation, version=version, dialect=dialect, today=today)
+        verdict = verify(template, conversation, version=version, dialect=dialect, today=today, tokenizer=tokenizer)
         if not found:  # count what was generated, not the replays made while shrinking
             _count(report, verdict)
         if not verdict.passes(strict=strict):

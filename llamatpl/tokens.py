@@ -94,9 +94,13 @@ class LlamaTokenizer:
             special_tokens=self.special_tokens,
         )
 
-    def encode_prompt(self, text: str) -> list[int]:
-        """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added."""
-        return self._encoding.encode(text, allowed_special="all")
+    def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
+        """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added.
+
+        ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
+        """
+        ids = self._encoding.encode(text, allowed_special="all")
+        return [BOS_ID, *ids] if add_special_tokens else ids
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""
@@ -142,3 +146,63 @@ def _split_long_runs(s: str) -> list[str]:
 def get_tokenizer(version: str) -> LlamaTokenizer:
     """The tokenizer of ``version``, built once per process."""
     return LlamaTokenizer(normalize_version(version))
+
+
+def quiet_transformers() -> None:
+    """Keep transformers' import-time advisories (no PyTorch...) off a CLI's stderr."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def has_double_bos(ids: list[int]) -> bool:
+    """True when a prompt's ids start with BOS twice: the template wrote one, the tokenizer added one."""
+    return ids[:2] == [BOS_ID, BOS_ID]
+
+
+class UserTokenizer:
+    """A user's own tokenizer (a ``tokenizer.json`` or a local model folder), through transformers.
+
+    It has the interface of :class:`LlamaTokenizer` that comparing prompts needs.
+    """
+
+    def __init__(self, path: str) -> None:
+        quiet_transformers()
+        try:
+            from transformers import AutoTokenizer, PreTrainedTokenizerFast
+        except ImportError:
+            raise LlamatplError("--tokenizer needs transformers: pip install 'llamatpl[transformers]'") from None
+        p = Path(path)
+        try:
+            if p.is_file():
+                self._tok = PreTrainedTokenizerFast(tokenizer_file=str(p))
+            elif p.is_dir():
+                self._tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            else:
+                raise LlamatplError(f"{path}: no such tokenizer file or model folder")
+        except LlamatplError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds on a bad folder
+            raise LlamatplError(f"{path}: cannot load a tokenizer ({type(exc).__name__}: {exc})") from None
+        self.name = path
+        self.special_tokens = {t: self._tok.convert_tokens_to_ids(t) for t in self._tok.all_special_tokens}
+        for added in self._tok.added_tokens_decoder.values():
+            if added.special:
+                self.special_tokens[added.content] = self._tok.convert_tokens_to_ids(added.content)
+        self.id_to_special = {i: t for t, i in self.special_tokens.items()}
+
+    def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
+        return list(self._tok(text, add_special_tokens=add_special_tokens)["input_ids"])
+
+    def encode_text(self, text: str) -> list[int]:
+        return list(self._tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tok.decode(ids)
+
+    def token_text(self, token_id: int) -> str:
+        return self.id_to_special.get(token_id) or self._tok.decode([token_id])
+
+    def is_special(self, token_id: int) -> bool:
+        return token_id in self.id_to_special

@@ -53,3 +53,12 @@ def hf_render(tokenizer: Any, template: str, data: dict[str, Any]) -> str:
         messages, tools=tools, documents=documents, chat_template=template, tokenize=False,
         add_generation_prompt=agp, continue_final_message=cfm, **data,
     )
+
+
+@pytest.fixture(scope="session")
+def hf_llama_folder(tmp_path_factory) -> Path:
+    """Meta's 3.1 tokenizer exported in transformers' format (offline), with the official template."""
+    pytest.importorskip("transformers")
+    from llamatpl.hf_export import export_tokenizer
+
+    return export_tokenizer("3.1", tmp_path_factory.mktemp("llama31"))

@@ -26,7 +26,7 @@ def _both(hf_tokenizer, template: str, data: dict):
 
 def _render(template: str, data: dict) -> str:
     from llamatpl.conversation import Conversation
-    from llamatpl.render import render_text
+    from llamatpl.renderer import render_text
     from llamatpl.templates import DEFAULT_SPECIAL_TOKENS
 
     return render_text(template, Conversation.from_data(data), special_tokens=DEFAULT_SPECIAL_TOKENS)
