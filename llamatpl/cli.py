@@ -145,6 +145,84 @@ def verify(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)
 
 
+class LintFormat(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+def _codes(values: list[str] | None) -> list[str]:
+    return [c.strip() for v in values or [] for c in v.split(",") if c.strip()]
+
+
+@app.command()
+def lint(
+    paths: Annotated[list[str], typer.Argument(help=".jinja files, tokenizer_config.json files, .gguf files or folders.")],
+    version: VersionOpt = None,
+    format: Annotated[LintFormat, typer.Option("--format", "-f", help="text, json, github or sarif.")] = LintFormat.text,
+    select: Annotated[Optional[list[str]], typer.Option("--select", help="Rule codes, prefixes or names (comma-separated).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule codes, prefixes or names to skip.")] = None,
+) -> None:
+    """Lint chat templates: exit 0 clean, 1 with errors or warnings, 2 on a usage error."""
+    from .formatting.lint_output import FORMATTERS
+    from .lint import find_config, lint_paths
+
+    config = find_config()
+    formatter = FORMATTERS[format.value](sys.stdout)
+    findings = lint_paths(paths, version=version or config.version, select=_codes(select) or config.select,
+                          ignore=[*config.ignore, *_codes(ignore)])
+    failed = False
+    formatter.start()
+    for finding in findings:
+        formatter.handle(finding)
+        failed = failed or finding.fails
+    formatter.stop()
+    raise typer.Exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+@app.command()
+def rules(
+    code: Annotated[Optional[str], typer.Argument(help="A rule code or name to explain.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/rules.md.")] = False,
+) -> None:
+    """List the lint rules, or explain one."""
+    from .lint import all_rules, get_rule
+    from .lint.docs import explain, markdown as as_markdown, summary
+
+    if markdown:
+        sys.stdout.write(as_markdown())
+    elif code:
+        sys.stdout.write(explain(get_rule(code)))
+    else:
+        for rule in all_rules():
+            sys.stdout.write(f"{rule.code}  {rule.name:<26} {rule.severity:<8} {summary(rule)}\n")
+
+
+@app.command()
+def caps(
+    template: Annotated[str, typer.Argument(help="Template: official:3.1, a file, folder or .gguf.")],
+    version: VersionOpt = None,
+    format: Annotated[VerifyFormat, typer.Option("--format", "-f", help="text or json.")] = VerifyFormat.text,
+) -> None:
+    """Report what a template supports, found by rendering probe conversations."""
+    import json
+
+    from .caps import capabilities
+    from .templates import resolve_template
+
+    tpl = resolve_template(template, version=version)
+    found = capabilities(tpl)
+    if format is VerifyFormat.json:
+        doc = {"template": tpl.name, "version": tpl.version,
+               "capabilities": {c.name: {"supported": c.supported, "detail": c.detail} for c in found}}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    sys.stdout.write(f"{tpl.name} (Llama {tpl.version})\n")
+    for c in found:
+        sys.stdout.write(f"  {'yes' if c.supported else 'no ':<4} {c.name:<24} {c.detail}\n")
+
+
 def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
     """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
     if tpl.version_reason.startswith("detected") and fmt != "pretty":

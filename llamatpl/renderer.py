@@ -68,8 +68,12 @@ def render_text(
     today: date | None = None,
     limits: _limits.Limits = _limits.DEFAULT_LIMITS,
     name: str = "template",
+    trace: list[tuple[int, int]] | None = None,
 ) -> str:
-    """Render raw template text; the engine under :func:`render`, used by verify, lint and diff."""
+    """Render raw template text; the engine under :func:`render`, used by verify, lint and diff.
+
+    With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
+    """
     try:
         compiled = compile_template(template_text)
     except InvalidTemplate as exc:
@@ -80,13 +84,11 @@ def render_text(
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
-    context: dict[str, Any] = {**special_tokens, **conversation.variables}
-    context.update(messages=messages, tools=conversation.tools, documents=conversation.documents,
-                   add_generation_prompt=conversation.add_generation_prompt)
+    context = template_context(conversation, special_tokens, messages)
     today_token = pinned_today(today) if today is not None else None
     budget_token = _limits.start(limits)
     try:
-        out = _generate(compiled, context, limits.max_chars)
+        out = _generate(compiled, context, limits.max_chars, trace)
     except RenderError as exc:
         line = exc.line or template_line(exc.__traceback__)
         where = f"{name} line {line}" if line else name
@@ -108,18 +110,41 @@ def render_text(
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
-def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int) -> str:
+def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int,
+              trace: list[tuple[int, int]] | None) -> str:
     parts: list[str] = []
     total = 0
     try:
-        for chunk in compiled.root_render_func(compiled.new_context(context)):
+        generator = compiled.root_render_func(compiled.new_context(context))
+        for chunk in generator:
             total += len(chunk)
             if total > max_chars:
                 _limits.check_size(total, "output")
             parts.append(chunk)
+            if trace is not None:
+                trace.append((total, _current_line(compiled, generator)))
     except Exception:
         compiled.environment.handle_exception()  # re-raises with template line numbers
     return "".join(parts)
+
+
+def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
+                     messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them."""
+    context: dict[str, Any] = {**special_tokens, **conversation.variables}
+    context.update(messages=_template_messages(conversation) if messages is None else messages,
+                   tools=conversation.tools, documents=conversation.documents,
+                   add_generation_prompt=conversation.add_generation_prompt)
+    return context
+
+
+def _current_line(compiled: jinja2.Template, generator: Any) -> int:
+    """The template line a suspended render generator stands at (following ``yield from``)."""
+    inner = generator
+    while getattr(inner, "gi_yieldfrom", None) is not None and hasattr(inner.gi_yieldfrom, "gi_frame"):
+        inner = inner.gi_yieldfrom
+    frame = getattr(inner, "gi_frame", None)
+    return compiled.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
 
 
 def _template_messages(conversation: Conversation) -> list[dict[str, Any]]:

@@ -1,0 +1,163 @@
+"""What a rule sees: one template's source, AST, version, and its probe renders (cached, sandboxed)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+import jinja2
+from jinja2 import meta, nodes
+
+from ..environment import ENVIRONMENT
+from ..errors import LimitExceeded, LlamatplError, RenderError
+from ..limits import Limits
+from ..probes import PROBES, ProbeRun, run_probe
+from ..tokens import special_tokens
+from .finding import Finding
+
+if TYPE_CHECKING:
+    from .registry import Rule
+
+N = TypeVar("N", bound=nodes.Node)
+
+RENDER_INPUTS = {"messages", "tools", "documents", "add_generation_prompt", "bos_token", "eos_token", "unk_token",
+                 "pad_token", "sep_token", "cls_token", "mask_token"}
+LINT_LIMITS = Limits(seconds=2.0)  # probes are tiny: a legitimate template renders them in milliseconds
+
+# Which probes a version supports (others would test features the version does not have).
+_BASE = ("plain", "system", "multi-turn", "no-generation-prompt", "whitespace", "continue-final", "null-content")
+_TOOLS = ("tool-call", "tool-call-in-system", "string-arguments", "json-text-output", "two-calls", "zero-calls",
+          "empty-tools", "assistant-first")
+PROBES_FOR = {
+    "3.0": (*_BASE, "list-content"),
+    "3.1": (*_BASE, *_TOOLS, "list-content", "builtin-call", "custom-call-with-builtins"),
+    "3.2": (*_BASE, *_TOOLS, "list-content"),
+    "3.2-vision": (*_BASE, *_TOOLS, "image"),
+}
+_TURN = re.compile(r"<\|start_header_id\|>(.*?)<\|end_header_id\|>(.*?)(<\|eot_id\|>|<\|eom_id\|>|(?=<\|start_header_id\|>)|$)",
+                   re.S)
+
+
+class Turn(NamedTuple):
+    role: str
+    body: str
+    end: str  # the end token, or "" when the turn is not closed
+    start: int  # offset of the turn's header in the prompt
+    end_at: int  # offset of the end token (or of where it is missing)
+
+
+def turns(prompt: str) -> list[Turn]:
+    """Split a prompt into turns: header role, body and the end token that closes it."""
+    return [Turn(m.group(1), m.group(2), m.group(3), m.start(), m.start(3)) for m in _TURN.finditer(prompt)]
+
+
+@dataclass
+class LintContext:
+    """One template under lint. ``line_map`` turns template lines into lines of the file on disk."""
+
+    path: str
+    source: str
+    version: str
+    line_map: Callable[[int], tuple[int, str]] | None = None
+    _runs: dict[str, ProbeRun] = field(default_factory=dict)
+
+    @cached_property
+    def parsed(self) -> nodes.Template | jinja2.TemplateSyntaxError:
+        try:
+            return ENVIRONMENT.parse(self.source)
+        except jinja2.TemplateSyntaxError as exc:
+            return exc
+
+    @property
+    def ast(self) -> nodes.Template | None:
+        return self.parsed if isinstance(self.parsed, nodes.Template) else None
+
+    @cached_property
+    def compile_error(self) -> LlamatplError | None:
+        """Why the template cannot be rendered at all (bad syntax, an unknown filter), if it cannot."""
+        from ..environment import compile_template
+
+        try:
+            compile_template(self.source)
+        except LlamatplError as exc:
+            return exc
+        return None
+
+    @cached_property
+    def special_tokens(self) -> dict[str, int]:
+        return special_tokens(self.version)
+
+    @cached_property
+    def undeclared(self) -> set[str]:
+        """Names read but never set by the template (Jinja's analysis; a plain one when that fails)."""
+        if self.ast is None:
+            return set()
+        try:
+            return set(meta.find_undeclared_variables(self.ast))
+        except jinja2.TemplateError:  # e.g. an unknown filter stops Jinja's code generator
+            names = list(self.find(nodes.Name))
+            return {n.name for n in names if n.ctx == "load"} - {n.name for n in names if n.ctx != "load"}
+
+    @cached_property
+    def free_names(self) -> set[str]:
+        """Undeclared names that are neither render inputs nor globals of transformers' environment."""
+        return self.undeclared - RENDER_INPUTS - set(ENVIRONMENT.globals)
+
+    def find(self, kind: type[N]) -> Iterator[N]:
+        if self.ast is not None:
+            yield from self.ast.find_all(kind)
+
+    def find_unsafe(self) -> Iterator[nodes.Node]:
+        """Nodes that reach for private attributes or other templates (LT005's static part)."""
+        for node in self.find(nodes.Getattr):
+            if node.attr.startswith("_"):
+                yield node
+        for item in self.find(nodes.Getitem):
+            if isinstance(item.arg, nodes.Const) and isinstance(item.arg.value, str) and item.arg.value.startswith("_"):
+                yield item
+        for kind in (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends):
+            yield from self.find(kind)
+
+    def probe(self, name: str) -> ProbeRun | None:
+        """The probe rendered through this template, or ``None`` if the version lacks the feature
+        or the template does not compile."""
+        if name not in PROBES_FOR[self.version] or self.compile_error is not None:
+            return None
+        if name not in self._runs:
+            limited = next((r for r in self._runs.values() if isinstance(r.error, LimitExceeded)), None)
+            if limited is not None:  # one runaway render is enough: do not wait for the rest
+                return limited
+            self._runs[name] = run_probe(name, self.source, self.version, limits=LINT_LIMITS)
+        return self._runs[name]
+
+    def probes(self) -> Iterator[ProbeRun]:
+        for name in PROBES_FOR[self.version]:
+            run = self.probe(name)
+            if run is not None:
+                yield run
+
+    def rendered(self, name: str) -> ProbeRun | None:
+        """The probe only when it rendered without error."""
+        run = self.probe(name)
+        return run if run is not None and run.ok else None
+
+    def literal_line(self, text: str, default: int = 1) -> int:
+        """The first template line whose source contains ``text``."""
+        for number, line in enumerate(self.source.split("\n"), start=1):
+            if text in line:
+                return number
+        return default
+
+    def error_line(self, error: RenderError | None) -> int:
+        return (error.line if error is not None and error.line else None) or 1
+
+    def finding(self, rule: type[Rule] | Rule, line: int | None, message: str, column: int | None = None) -> Finding:
+        line = line or 1
+        if self.line_map is not None:
+            line, where = self.line_map(line)
+            message = f"{message}{where}"
+            column = None
+        return Finding(self.path, line, column, rule.code, rule.name, rule.severity, message)

@@ -1,0 +1,24 @@
+"""A lint finding: a small immutable record; the checker never prints."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+SEVERITIES = ("error", "warning", "info")
+
+
+class Finding(NamedTuple):
+    """Where a rule fired and why. ``column`` may be ``None`` when only the line is known."""
+
+    path: str
+    line: int
+    column: int | None
+    code: str
+    name: str
+    severity: str
+    message: str
+
+    @property
+    def fails(self) -> bool:
+        """Errors and warnings fail a lint run (exit 1); infos do not."""
+        return self.severity in ("error", "warning")

@@ -1,0 +1,119 @@
+"""Run the rules over templates: collect sources from paths, check each, filter, sort.
+
+A path is a ``.jinja`` (or any text) file, a ``tokenizer_config.json`` / ``chat_template.json``
+(each named template in it is linted; findings point at its ``chat_template`` line and name the
+template line), a ``.gguf`` file, or a directory searched for all of those.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import LlamatplError
+from ..versions import detect_version, normalize_version
+from .context import LintContext
+from .finding import Finding
+from .registry import Rule, select_rules
+from .suppress import Suppressions
+
+_NAMES = ("tokenizer_config.json", "chat_template.json", "chat_template.jinja")
+_SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One template to lint, and how its lines map onto the file on disk."""
+
+    path: str
+    text: str
+    line_map: Callable[[int], tuple[int, str]] | None = None
+
+
+def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None) -> list[Finding]:
+    """All findings of ``rules`` on one template, suppressions applied, in line order."""
+    v = normalize_version(version) if version else detect_version(source.text).version
+    ctx = LintContext(source.path, source.text, v, source.line_map)
+    suppressions = Suppressions.parse(source.text)
+    findings: list[Finding] = []
+    for rule_class in rules:
+        if v not in rule_class.versions or (rule_class.needs_parse and ctx.ast is None):
+            continue
+        rule = rule_class()
+        try:
+            found = list(rule.check(ctx))
+        except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others' findings
+            found = [ctx.finding(rule, 1, f"internal error in rule: {type(exc).__name__}: {exc}")]
+        findings.extend(f for f in found if _template_line_allowed(f, ctx, suppressions))
+    return sorted(set(findings), key=lambda f: (f.line, f.code, f.message))
+
+
+def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Suppressions) -> bool:
+    return suppressions.allows(finding) if ctx.line_map is None else suppressions.allows(finding._replace(line=0))
+
+
+def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iterable[str] = (),
+               ignore: Iterable[str] = ()) -> Iterator[Finding]:
+    """Lint every template found under ``paths``; yields findings file by file."""
+    rules = select_rules(select, ignore)
+    for source in collect(paths):
+        yield from lint_source(source, rules, version=version)
+
+
+def collect(paths: Iterable[str]) -> Iterator[Source]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(_walk(path)):
+                yield from _sources(child)
+        elif path.is_file():
+            yield from _sources(path)
+        else:
+            raise LlamatplError(f"{raw}: no such file or directory")
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for child in folder.iterdir():
+        if child.is_dir():
+            if child.name not in _SKIP_DIRS and not child.name.startswith("."):
+                yield from _walk(child)
+        elif child.suffix == ".jinja" or child.name in _NAMES or child.suffix == ".gguf":
+            yield child
+
+
+def _sources(path: Path) -> Iterator[Source]:
+    shown = str(path)
+    if path.suffix == ".json":
+        yield from _json_sources(path)
+    elif path.suffix == ".gguf":
+        from ..templates import resolve_template
+
+        tpl = resolve_template(shown)
+        yield Source(shown, tpl.text)
+        for name, text in tpl.variants.items():
+            if text != tpl.text:
+                yield Source(f"{shown}:{name}", text)
+    else:
+        try:
+            yield Source(shown, path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise LlamatplError(f"{shown}: not UTF-8 text") from None
+
+
+def _json_sources(path: Path) -> Iterator[Source]:
+    raw = path.read_bytes().decode("utf-8-sig", errors="replace")
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise LlamatplError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    value = config.get("chat_template") if isinstance(config, dict) else None
+    if value is None:
+        return  # a tokenizer_config.json without a template has nothing to lint
+    key_line = raw.count("\n", 0, max(raw.find('"chat_template"'), 0)) + 1
+    named = {"": value} if isinstance(value, str) else {
+        item.get("name", str(i)): item.get("template", "") for i, item in enumerate(value) if isinstance(item, dict)}
+    for name, text in named.items():
+        label = f" (template {name!r} line {{}})" if name else " (template line {})"
+        yield Source(str(path), text, lambda line, label=label: (key_line, label.format(line)))
