@@ -223,6 +223,34 @@ def caps(
         sys.stdout.write(f"  {'yes' if c.supported else 'no ':<4} {c.name:<24} {c.detail}\n")
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    pretty = "pretty"
+    json = "json"
+
+
+@app.command()
+def diff(
+    a: Annotated[str, typer.Argument(help="A version (3.0, 3.1, 3.2, 3.2-vision), template name or path.")],
+    b: Annotated[str, typer.Argument(help="The other version, template name or path.")],
+    conversation: Annotated[Optional[str], typer.Option(
+        "--conversation", "-c", help="Compare on these conversations (JSON or JSONL) instead of the fixtures.")] = None,
+    format: Annotated[Optional[DiffFormat], typer.Option(
+        "--format", "-f", help="pretty (default in a terminal), text (default when piped) or json.")] = None,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the templates differ, like git diff.")] = False,
+) -> None:
+    """Show what changes between two versions or templates: by feature, text and token."""
+    from .conversation import iter_conversations
+    from .diff import diff as compare_templates
+    from .formatting.diff_output import write_json, write_pretty, write_text
+
+    convs = list(iter_conversations(conversation)) if conversation else None
+    report = compare_templates(a, b, conversations=convs)
+    fmt = format.value if format else ("pretty" if sys.stdout.isatty() else "text")
+    {"json": write_json, "pretty": write_pretty, "text": write_text}[fmt](report, sys.stdout)
+    raise typer.Exit(EXIT_FINDINGS if exit_code and report.differs else EXIT_OK)
+
+
 def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
     """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
     if tpl.version_reason.startswith("detected") and fmt != "pretty":
