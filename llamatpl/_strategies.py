@@ -73,7 +73,7 @@ def messages(*, version: str = "3.1", roles: tuple[str, ...] = ("user", "assista
 
 @st.composite
 def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: bool, with_builtins: bool,
-                  images: bool) -> Conversation:
+                  images: bool, max_calls: int) -> Conversation:
     msgs: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
     if draw(st.booleans()):
@@ -94,8 +94,13 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
         callable_names = [t["function"]["name"] for t in tool_defs or []] + list(builtins or [])
         if callable_names and draw(st.booleans()):
             name = draw(st.sampled_from(callable_names))
-            call = draw(_builtin_call(name) if name in BUILTIN_TOOLS else tool_calls(names=st.just(name)))
-            msgs.append({"role": "assistant", "tool_calls": [call]})
+            if name in BUILTIN_TOOLS:
+                calls = [draw(_builtin_call(name))]
+            else:
+                custom = [n for n in callable_names if n not in BUILTIN_TOOLS]
+                calls = [draw(tool_calls(names=st.just(name)))]
+                calls += draw(st.lists(tool_calls(names=st.sampled_from(custom)), max_size=max_calls - 1))
+            msgs.append({"role": "assistant", "tool_calls": calls})
             result = draw(st.one_of(contents(), st.dictionaries(_KEYS, _json_scalars(), max_size=2)))
             msgs.append({"role": draw(st.sampled_from(["tool", "ipython"])), "content": result})
         if draw(st.booleans()):
@@ -114,7 +119,8 @@ def _user_message(draw: st.DrawFn, images: bool) -> dict[str, Any]:
 
 
 def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | None = None,
-                  builtin_tools: bool | None = None, images: bool | None = None) -> st.SearchStrategy[Conversation]:
+                  builtin_tools: bool | None = None, images: bool | None = None,
+                  max_tool_calls: int = 1) -> st.SearchStrategy[Conversation]:
     """Conversations within what Llama ``version`` supports.
 
     3.0: optional system message, then user/assistant text turns. 3.1: plus tool definitions (in
@@ -122,8 +128,9 @@ def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | Non
     an object or JSON text), tool results as text or an object under ``tool`` or ``ipython``,
     built-in tools and ``date_string``. 3.2: tools but no built-ins. 3.2-vision: plus image parts
     (in conversations without tools, as Meta's vision models take tools on text-only prompts).
-    Each option left as ``None`` follows the version. Examples shrink towards fewer turns, no
-    tools, and short plain content.
+    ``max_tool_calls`` above 1 adds parallel calls (the official templates accept one). Each option
+    left as ``None`` follows the version. Examples shrink towards fewer turns, no tools, one call
+    and short plain content.
     """
     v = normalize_version(version)
     return _conversation(
@@ -131,4 +138,5 @@ def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | Non
         with_tools=v != "3.0" if tools is None else tools,
         with_builtins=v == "3.1" if builtin_tools is None else builtin_tools,
         images=v == "3.2-vision" if images is None else images,
+        max_calls=max(1, max_tool_calls),
     )

@@ -98,7 +98,7 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
         max_examples=examples, database=None, deadline=None, derandomize=False, verbosity=Verbosity.quiet,
         suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
         phases=(Phase.generate, Phase.shrink),
-    )(given(strategy(version=version))(check))
+    )(given(strategy(version=version, max_tool_calls=3 if dialect.parallel_calls else 1))(check))
     try:
         fix_seed(seed)(run)()
     except _Fault as fault:

@@ -51,7 +51,8 @@ KNOWN_FAULTS = [
     ("3.1", [{"role": "user", "content": "w"}, {"role": "assistant", "tool_calls": [
         {"function": {"name": "f", "arguments": {"a": 1}}}]}], {"tools": [{"type": "function", "function": {"name": "f"}}], "builtin_tools": ["brave_search"], "add_generation_prompt": False}, "end-token"),
     ("3.1", [{"role": "user", "content": "run"}, {"role": "assistant", "tool_calls": [
-        {"function": {"name": "code_interpreter", "arguments": {"code": "print(1)"}}}]}], {"builtin_tools": ["code_interpreter"], "add_generation_prompt": False}, "tool-call"),
+        {"function": {"name": "code_interpreter", "arguments": {"code": "print(1)"}}}]}], {"builtin_tools": ["brave_search", "code_interpreter"], "add_generation_prompt": False}, "tool-call"),
+    ("3.1", [{"role": "user", "content": "run"}], {"builtin_tools": ["code_interpreter"]}, "system-block"),
     ("3.2", [{"role": "user", "content": "hi\n"}], {}, "trimmed-content"),
     ("3.2-vision", [{"role": "system", "content": "Be brief. "}, {"role": "user", "content": "hi"}], {}, "trimmed-content"),
 ]

@@ -43,14 +43,18 @@ def encode(conversation: Conversation, *, version: str, dialect: str | Dialect =
     tools = tools or None  # an empty list means no tools
     builtins = variables.get("builtin_tools") if v == "3.1" else None
     first = 0
+    tools_at = None  # the message that carries the tool definitions, when they go into a user message
     if v != "3.0":
         first = _system_block(out, conversation, messages, v, d, tools, builtins, today)
         if tools is not None and variables.get("tools_in_user_message", d.tools_default == "user"):
-            first = _tools_in_user_message(out, messages, first, d, tools)
+            tools_at = next((i for i in range(first, len(messages)) if messages[i].get("role") == "user"), None)
     last = len(messages) - 1
     for index in range(first, len(messages)):
-        _message(out, messages[index], index, v, d, builtins,
-                 open_end=bool(conversation.continue_final_message) and index == last)
+        open_end = bool(conversation.continue_final_message) and index == last
+        if index == tools_at:
+            _tools_in_user_message(out, messages[index], index, d, tools or [], open_end=open_end)
+        else:
+            _message(out, messages[index], index, v, d, builtins, open_end=open_end)
     if conversation.add_generation_prompt and not conversation.continue_final_message:
         out.header("assistant", "generation-prompt")
     return out
@@ -67,6 +71,11 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
+def _is_parts(content: Any) -> bool:
+    """A non-empty list of content parts (objects with a "type"), as OpenAI clients send them."""
+    return isinstance(content, list) and bool(content) and all(isinstance(p, Mapping) and "type" in p for p in content)
+
+
 def _has_images(messages: list[dict[str, Any]]) -> bool:
     return any(isinstance(m.get("content"), list) and any(isinstance(p, Mapping) and p.get("type") == "image"
                                                           for p in m["content"]) for m in messages)
@@ -75,23 +84,28 @@ def _has_images(messages: list[dict[str, Any]]) -> bool:
 def _system_block(out: Expected, conversation: Conversation, messages: list[dict[str, Any]], v: str,
                   d: Dialect, tools: list[Any] | None, builtins: list[str] | None, today: date | None) -> int:
     """Write the system message the 3.1+ formats always start with; return the first unused message."""
-    has_system = messages and messages[0].get("role") == "system"
-    system_text = _text_of(messages[0].get("content")) if has_system else d.default_system
+    has_system = bool(messages) and messages[0].get("role") == "system"
+    if has_system:
+        system_text = _text_of(messages[0].get("content"))
+    elif tools is not None or builtins is not None:
+        system_text = d.default_system_with_tools or d.default_system
+    else:
+        system_text = d.default_system
     if v == "3.2-vision" and not has_system and _has_images(messages):
         return 0
     variables = conversation.variables
     block = ""
     if tools is not None or builtins is not None:
         block += "Environment: ipython\n"
-    if builtins is not None:
-        shown = [t for t in builtins if t != "code_interpreter"]
+    shown = [t for t in builtins or [] if t != "code_interpreter"]
+    if shown:  # code_interpreter needs no Tools: line (Environment: ipython turns it on)
         block += "Tools: " + ", ".join(shown) + "\n\n"
     date_string = variables.get("date_string")
     if date_string is None:
         date_string = DEFAULT_31_DATE if v == "3.1" else (today or date.today()).strftime("%d %b %Y")
     block += f"Cutting Knowledge Date: December 2023\nToday Date: {date_string}\n\n"
     if tools is not None and not variables.get("tools_in_user_message", d.tools_default == "user"):
-        block += d.system_tool_preamble + "".join(json.dumps(t, indent=4, ensure_ascii=False) + "\n\n" for t in tools)
+        block += d.system_tool_preamble + _definitions(tools, d)
     out.header("system", message=0 if has_system else None)
     out.text(block, "system-block")
     out.text(system_text, "content", message=0 if has_system else None, content=system_text, same_unit=True)
@@ -99,17 +113,22 @@ def _system_block(out: Expected, conversation: Conversation, messages: list[dict
     return 1 if has_system else 0
 
 
-def _tools_in_user_message(out: Expected, messages: list[dict[str, Any]], first: int, d: Dialect,
-                           tools: list[Any]) -> int:
-    if first >= len(messages):
-        return first
-    content = _text_of(messages[first].get("content"))
-    out.header("user", message=first)
-    out.text(d.user_tool_preamble + "".join(json.dumps(t, indent=4, ensure_ascii=False) + "\n\n" for t in tools),
-             "system-block")
-    out.text(content, "content", message=first, content=content, same_unit=True)
-    out.special("<|eot_id|>", "end-token", first)
-    return first + 1
+def _definitions(tools: list[Any], d: Dialect) -> str:
+    if d.tool_definitions == "array":
+        functions = [t["function"] if isinstance(t, Mapping) and "function" in t else t for t in tools]
+        return json.dumps(functions, indent=4, ensure_ascii=False) + "\n\n"
+    return "".join(json.dumps(t, indent=4, ensure_ascii=False) + "\n\n" for t in tools)
+
+
+def _tools_in_user_message(out: Expected, message: dict[str, Any], index: int, d: Dialect, tools: list[Any], *,
+                           open_end: bool) -> None:
+    """The first user message, with the tool definitions and instructions before its content."""
+    content = _text_of(message.get("content"))
+    out.header("user", message=index)
+    out.text(d.user_tool_preamble + _definitions(tools, d), "system-block")
+    out.text(content, "content", message=index, content=content, same_unit=True)
+    if not open_end:
+        out.special("<|eot_id|>", "end-token", index)
 
 
 def _message(out: Expected, message: dict[str, Any], index: int, v: str, d: Dialect,
@@ -121,6 +140,8 @@ def _message(out: Expected, message: dict[str, Any], index: int, v: str, d: Dial
         content = message.get("content")
         if isinstance(content, str) and d.string_tool_output == "verbatim":
             text = content
+        elif _is_parts(content):
+            text = _text_of(content)
         else:
             text = json.dumps(content, ensure_ascii=False)
         out.text(text, "tool-output", message=index, content=text)
@@ -148,16 +169,16 @@ def _message(out: Expected, message: dict[str, Any], index: int, v: str, d: Dial
 
 def _tool_calls(out: Expected, calls: list[Any], index: int, d: Dialect, builtins: list[str] | None) -> bool:
     """Write an assistant turn's tool calls; return whether it ends in ``<|eom_id|>``."""
-    named = [(c["function"]["name"], arguments_of(c)) for c in calls]
-    builtin = [n for n, _ in named if is_builtin_call(n, builtins)]
-    if builtin:
-        name, args = named[0]
-        if d.python_tag == "builtins" or name == "code_interpreter":
+    names = [c["function"]["name"] for c in calls]
+    if is_builtin_call(names[0], builtins):  # a turn that starts with a built-in is that built-in call
+        if d.python_tag == "builtins" or names[0] == "code_interpreter":
             out.special("<|python_tag|>", "tool-call", index)
-        out.text(builtin_call(name, args, d), "tool-call", message=index)
+        out.text(builtin_call(names[0], arguments_of(calls[0]), d), "tool-call", message=index)
         return True
-    if d.tool_call_format == "pythonic":
-        out.text(pythonic_calls(named), "tool-call", message=index)
+    as_text = any(isinstance(c["function"].get("arguments"), str) for c in calls)
+    if d.tool_call_format == "pythonic" and not as_text:  # JSON text cannot become Python without parsing
+        out.text(pythonic_calls([(n, c["function"]["arguments"]) for n, c in zip(names, calls)]), "tool-call",
+                 message=index)
     else:
-        out.text(d.call_separator.join(json_call(n, a, d) for n, a in named), "tool-call", message=index)
+        out.text(d.call_separator.join(json_call(n, c, d) for n, c in zip(names, calls)), "tool-call", message=index)
     return False

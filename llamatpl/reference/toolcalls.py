@@ -12,15 +12,21 @@ BUILTIN_TOOLS = ("brave_search", "wolfram_alpha", "photogen", "code_interpreter"
 
 
 def arguments_of(call: Mapping[str, Any]) -> Any:
-    """A call's arguments as a value: JSON text (the OpenAI wire format) is parsed, never re-encoded."""
+    """A call's arguments as a value: JSON text (the OpenAI wire format) is parsed."""
     arguments = call["function"].get("arguments", {})
     return json.loads(arguments) if isinstance(arguments, str) else arguments
 
 
-def json_call(name: str, arguments: Any, dialect: Dialect) -> str:
+def arguments_text(call: Mapping[str, Any]) -> str:
+    """A call's arguments as JSON text: text given by the client is written as given, never encoded again."""
+    arguments = call["function"].get("arguments", {})
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+def json_call(name: str, call: Mapping[str, Any], dialect: Dialect) -> str:
     if dialect.tool_call_format == "meta":  # ToolUtils.encode_tool_call: json.dumps with its defaults
-        return json.dumps({"type": "function", "name": name, "parameters": arguments})
-    return '{"name": "' + name + '", "parameters": ' + json.dumps(arguments, ensure_ascii=False) + "}"
+        return json.dumps({"type": "function", "name": name, "parameters": arguments_of(call)})
+    return '{"name": "' + name + '", "parameters": ' + arguments_text(call) + "}"
 
 
 def python_value(value: Any) -> str:
@@ -34,7 +40,7 @@ def python_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(python_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{json.dumps(str(k))}: {python_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {python_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {type(value).__name__} as a pythonic argument")
 
 
