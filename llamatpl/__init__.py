@@ -23,6 +23,9 @@ _EXPORTS = {
     "Verdict": "compare",
     "iter_conversations": "conversation",
     "load_conversation": "conversation",
+    "parse_tool_calls": "toolcall_parser",
+    "diff": "differ",
+    "lint_paths": "lint",
     "render": "renderer",
     "resolve_template": "templates",
     "verify": "compare",
@@ -34,6 +37,9 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 if TYPE_CHECKING:
     from .compare import Verdict, verify
     from .conversation import Conversation, iter_conversations, load_conversation
+    from .differ import diff
+    from .lint import lint_paths
+    from .toolcall_parser import parse_tool_calls
     from .errors import LlamatplError
     from .limits import Limits
     from .renderer import render

@@ -241,7 +241,7 @@ def diff(
 ) -> None:
     """Show what changes between two versions or templates: by feature, text and token."""
     from .conversation import iter_conversations
-    from .diff import diff as compare_templates
+    from .differ import diff as compare_templates
     from .formatting.diff_output import write_json, write_pretty, write_text
 
     convs = list(iter_conversations(conversation)) if conversation else None
@@ -249,6 +249,28 @@ def diff(
     fmt = format.value if format else ("pretty" if sys.stdout.isatty() else "text")
     {"json": write_json, "pretty": write_pretty, "text": write_text}[fmt](report, sys.stdout)
     raise typer.Exit(EXIT_FINDINGS if exit_code and report.differs else EXIT_OK)
+
+
+@app.command()
+def parse(
+    source: Annotated[str, typer.Argument(help="A file holding model output, or - for stdin.")],
+    version: Annotated[str, typer.Option("--version", "-V", help="Llama version whose call format to read.")] = "3.1",
+) -> None:
+    """Parse a model's tool-call output into OpenAI-style tool calls (JSON on stdout)."""
+    import json
+    from pathlib import Path
+
+    from .errors import InputError
+    from .toolcall_parser import parse_tool_calls
+
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{source}: cannot read ({exc.__class__.__name__})") from None
+    sys.stdout.write(json.dumps(parse_tool_calls(text, version=version), indent=2, ensure_ascii=False) + "\n")
 
 
 def _say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:

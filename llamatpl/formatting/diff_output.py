@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from ..diff import DiffReport
+from ..differ import DiffReport
 from .visible import visible
 
 
