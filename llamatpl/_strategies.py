@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from hypothesis import strategies as st
@@ -27,12 +28,18 @@ _KEYS = st.sampled_from(["city", "query", "id", "unit", "n"])
 def contents(*, tricky: bool = True, max_pieces: int = 8) -> st.SearchStrategy[str]:
     """Message text built from words and (with ``tricky``) troublesome pieces: edge whitespace,
     special-token text, Jinja/JSON look-alikes, unicode. Shrinks towards shorter, plainer text."""
+    return _contents(tricky, max_pieces)
+
+
+@lru_cache(maxsize=None)  # building a strategy costs far more than drawing from it
+def _contents(tricky: bool, max_pieces: int) -> st.SearchStrategy[str]:
     pieces = st.sampled_from(_WORDS + _TRICKY) if tricky else st.sampled_from(_WORDS)
     joined = st.lists(pieces, max_size=max_pieces).map(" ".join)
     raw = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
     return st.one_of(joined, raw) if tricky else joined
 
 
+@lru_cache(maxsize=None)
 def _json_scalars() -> st.SearchStrategy[Any]:
     return st.one_of(st.integers(-1000, 1000), st.booleans(), contents(tricky=False, max_pieces=3))
 
@@ -50,25 +57,38 @@ def tools(*, names: st.SearchStrategy[str] = _NAMES) -> st.SearchStrategy[dict[s
 
 def tool_calls(*, names: st.SearchStrategy[str] = _NAMES, string_arguments: bool = True) -> st.SearchStrategy[dict[str, Any]]:
     """An OpenAI-style tool call; ``arguments`` is an object or (``string_arguments``) its JSON text."""
-    args = st.dictionaries(_KEYS, _json_scalars(), max_size=3)
     as_text = st.booleans() if string_arguments else st.just(False)
-    return st.builds(
-        lambda name, a, text: {"id": "call_1", "type": "function",
-                               "function": {"name": name, "arguments": json.dumps(a) if text else a}},
-        names, args, as_text,
-    )
+    return st.builds(_call, names, _arguments(), as_text)
 
 
-def _builtin_call(name: str) -> st.SearchStrategy[dict[str, Any]]:
+@lru_cache(maxsize=None)
+def _arguments() -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(_KEYS, _json_scalars(), max_size=3)
+
+
+def _call(name: str, arguments: dict[str, Any], as_text: bool) -> dict[str, Any]:
+    return {"id": "call_1", "type": "function",
+            "function": {"name": name, "arguments": json.dumps(arguments) if as_text else arguments}}
+
+
+def _draw_call(draw: st.DrawFn, name: str) -> dict[str, Any]:
+    return _call(name, draw(_arguments()), draw(st.booleans()))
+
+
+def _builtin_call(draw: st.DrawFn, name: str) -> dict[str, Any]:
     key = "code" if name == "code_interpreter" else "query"
-    return contents(tricky=False, max_pieces=4).map(
-        lambda q: {"id": "call_1", "type": "function", "function": {"name": name, "arguments": {key: q}}})
+    return _call(name, {key: draw(contents(tricky=False, max_pieces=4))}, False)
 
 
 def messages(*, version: str = "3.1", roles: tuple[str, ...] = ("user", "assistant")) -> st.SearchStrategy[dict[str, Any]]:
     """A single plain text message of one of ``roles``."""
     normalize_version(version)
     return st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(roles), contents())
+
+
+@lru_cache(maxsize=None)
+def _tool_lists() -> st.SearchStrategy[list[dict[str, Any]]]:
+    return st.lists(tools(), min_size=1, max_size=2)
 
 
 @st.composite
@@ -78,7 +98,7 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
     data: dict[str, Any] = {}
     if draw(st.booleans()):
         msgs.append({"role": "system", "content": draw(contents())})
-    tool_defs = draw(st.lists(tools(), min_size=1, max_size=2)) if with_tools and draw(st.booleans()) else None
+    tool_defs = draw(_tool_lists()) if with_tools and draw(st.booleans()) else None
     builtins = sorted(draw(st.sets(st.sampled_from(BUILTIN_TOOLS), min_size=1))) if with_builtins and draw(st.booleans()) else None
     if tool_defs is not None:
         data["tools"] = tool_defs
@@ -95,13 +115,13 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
         if callable_names and draw(st.booleans()):
             name = draw(st.sampled_from(callable_names))
             if name in BUILTIN_TOOLS:
-                calls = [draw(_builtin_call(name))]
+                calls = [_builtin_call(draw, name)]
             else:
                 custom = [n for n in callable_names if n not in BUILTIN_TOOLS]
-                calls = [draw(tool_calls(names=st.just(name)))]
-                calls += draw(st.lists(tool_calls(names=st.sampled_from(custom)), max_size=max_calls - 1))
+                extra = draw(st.integers(0, max_calls - 1))
+                calls = [_draw_call(draw, n) for n in [name, *(draw(st.sampled_from(custom)) for _ in range(extra))]]
             msgs.append({"role": "assistant", "tool_calls": calls})
-            result = draw(st.one_of(contents(), st.dictionaries(_KEYS, _json_scalars(), max_size=2)))
+            result = draw(_results())
             msgs.append({"role": draw(st.sampled_from(["tool", "ipython"])), "content": result})
         if draw(st.booleans()):
             msgs.append({"role": "assistant", "content": draw(contents())})
@@ -110,11 +130,20 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
     return Conversation.from_data(data, name="generated")
 
 
+@lru_cache(maxsize=None)
+def _results() -> st.SearchStrategy[Any]:
+    return st.one_of(contents(), st.dictionaries(_KEYS, _json_scalars(), max_size=2))
+
+
+@lru_cache(maxsize=None)
+def _parts() -> st.SearchStrategy[list[dict[str, Any]]]:
+    text = contents().map(lambda t: {"type": "text", "text": t})
+    return st.lists(st.one_of(st.just({"type": "image"}), text), min_size=1, max_size=3)
+
+
 def _user_message(draw: st.DrawFn, images: bool) -> dict[str, Any]:
     if images and draw(st.booleans()):
-        parts = draw(st.lists(st.one_of(st.just({"type": "image"}), contents().map(lambda t: {"type": "text", "text": t})),
-                              min_size=1, max_size=3))
-        return {"role": "user", "content": parts}
+        return {"role": "user", "content": draw(_parts())}
     return {"role": "user", "content": draw(contents())}
 
 

@@ -14,6 +14,9 @@ from . import __version__
 from .errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, LlamatplError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .batch import Item, RenderJob
     from .templates import ChatTemplate
     from .tokens import UserTokenizer
 
@@ -70,12 +73,16 @@ def render(
     tokenizer: TokenizerOpt = None,
     add_special_tokens: Annotated[bool, typer.Option(
         "--add-special-tokens", help="Tokenize as a pipeline that adds special tokens again would (shows double BOS).")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a JSONL file.")] = 1,
+    progress: Annotated[Optional[bool], typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr for JSONL (default: when stderr is a terminal).")] = None,
 ) -> None:
     """Render a conversation to the exact prompt transformers' apply_chat_template builds."""
     import itertools
 
-    from .batch import render_file
-    from .formatting.render_output import write_lines, write_single
+    from .batch import RenderJob
+    from .conversation import iter_conversations, numbered_lines
+    from .formatting.render_output import write_single
     from .limits import limits_from_env
     from .renderer import parse_today
     from .templates import resolve_template
@@ -83,23 +90,55 @@ def render(
 
     fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
     tpl = resolve_template(template, version=version)
-    items = render_file(conversation, tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
-                        generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
-                        tokenizer=_user_tokenizer(tokenizer), add_special_tokens=add_special_tokens)
-    first = next(items, None)
+    job = RenderJob(tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
+                    generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
+                    tokenizer=_user_tokenizer(tokenizer), add_special_tokens=add_special_tokens)
+    if conversation.endswith((".jsonl", ".ndjson")):
+        _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
+                     sys.stderr.isatty() if progress is None else progress)
+        return
+    convs = iter_conversations(conversation)
+    first = next(convs, None)
     if first is None:
         raise LlamatplError(f"{conversation}: holds no conversation")
-    second = next(items, None)
-    if second is None and not conversation.endswith((".jsonl", ".ndjson")):
-        write_single(first, tpl, fmt, sys.stdout)
-    else:
-        rest = [first] if second is None else [first, second]
-        write_lines(itertools.chain(rest, items), tpl, fmt, sys.stdout)
+    second = next(convs, None)
+    if second is not None:  # several JSON values on stdin: one line each, as for JSONL
+        _render_many(conversation, itertools.chain([first, second], convs), job, fmt, jobs,
+                     sys.stderr.isatty() if progress is None else progress)
+        return
+    rendered = job.render(first)
+    write_single(rendered, tpl, fmt, sys.stdout)
     sys.stdout.flush()
     _say_assumed_version(tpl, fmt)
-    if first.ids is not None and has_double_bos(first.ids):
+    if rendered.ids is not None and has_double_bos(rendered.ids):
         sys.stderr.write("warning: the ids start with <|begin_of_text|> twice: the template writes BOS and the "
                          "tokenizer adds another; tokenize rendered prompts with add_special_tokens=False\n")
+
+
+def _render_many(path: str, conversations: Iterable[Item], job: RenderJob, fmt: str, jobs: int,
+                 show_progress: bool) -> None:
+    """JSONL out: one JSON value a line, streamed, with an optional progress bar on stderr."""
+    from .batch import render_lines
+
+    if not show_progress:
+        for line in render_lines(conversations, job, fmt, jobs=jobs):
+            sys.stdout.write(line + "\n")
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    total = _count_lines(path)
+    with Progress(console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task("rendering", total=total)
+        for line in render_lines(conversations, job, fmt, jobs=jobs, progress=lambda n: bar.advance(task, n)):
+            sys.stdout.write(line + "\n")
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def _user_tokenizer(path: str | None) -> UserTokenizer | None:
@@ -163,6 +202,7 @@ def lint(
     format: Annotated[LintFormat, typer.Option("--format", "-f", help="text, json, github or sarif.")] = LintFormat.text,
     select: Annotated[Optional[list[str]], typer.Option("--select", help="Rule codes, prefixes or names (comma-separated).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule codes, prefixes or names to skip.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Lint chat templates: exit 0 clean, 1 with errors or warnings, 2 on a usage error."""
     from .formatting.lint_output import FORMATTERS
@@ -171,7 +211,7 @@ def lint(
     config = find_config()
     formatter = FORMATTERS[format.value](sys.stdout)
     findings = lint_paths(paths, version=version or config.version, select=_codes(select) or config.select,
-                          ignore=[*config.ignore, *_codes(ignore)])
+                          ignore=[*config.ignore, *_codes(ignore)], jobs=jobs)
     failed = False
     formatter.start()
     for finding in findings:

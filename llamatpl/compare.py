@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -54,7 +55,7 @@ class Verdict:
 
 def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, Any] | list[Any], *,
            version: str | None = None, dialect: str | Dialect | None = None,
-           today: date = VERIFY_TODAY, tokenizer: Any = None) -> Verdict:
+           today: date = VERIFY_TODAY, tokenizer: Any = None, timings: dict[str, float] | None = None) -> Verdict:
     """Check one conversation: render it with ``template`` and compare with Meta's reference.
 
     ``dialect`` defaults to the one the template declares (``{#- llamatpl: dialect=tuned -#}``),
@@ -63,13 +64,31 @@ def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, 
     tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
     v = version or tpl.version
     conv = Conversation.from_data(conversation)
+    clock = _Clock(timings)
     expected = encode(conv, version=v, dialect=dialect or declared_dialect(tpl.text), today=today)
+    clock.lap("reference")
     try:
         rendered = render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
                                special_tokens=tpl.special_tokens, today=today, name=tpl.name)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message)
-    return compare(conv, rendered, expected, version=v, tokenizer=tokenizer)
+    finally:
+        clock.lap("render")
+    return compare(conv, rendered, expected, version=v, tokenizer=tokenizer, timings=timings)
+
+
+class _Clock:
+    """Adds the time since the previous lap to ``timings[stage]``; does nothing without a dict."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter() if timings is not None else 0.0
+
+    def lap(self, stage: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+            self.last = now
 
 
 def declared_dialect(template_text: str) -> str:
@@ -82,17 +101,28 @@ def declared_dialect(template_text: str) -> str:
     return rest.split()[0].rstrip("-#}") if rest.split() else "official"
 
 
-def compare(conv: Conversation, rendered: str, expected: Expected, *, version: str, tokenizer: Any = None) -> Verdict:
+def compare(conv: Conversation, rendered: str, expected: Expected, *, version: str, tokenizer: Any = None,
+            timings: dict[str, float] | None = None) -> Verdict:
     """Compare a rendered prompt with the reference pieces; classify the first difference.
 
     Expected ids always come from Meta's tokenizer; the rendered prompt is tokenized by
     ``tokenizer`` when given (a user's own), else by Meta's, as a server would.
     """
+    clock = _Clock(timings)
     meta = get_tokenizer(version)
     server = tokenizer or meta
     want = expected.prompt
     expected_ids = expected.ids(meta)
     actual_ids = server.encode_prompt(rendered)
+    clock.lap("tokenize")
+    try:
+        return _verdict(conv, rendered, expected, want, expected_ids, actual_ids, meta, server)
+    finally:
+        clock.lap("compare")
+
+
+def _verdict(conv: Conversation, rendered: str, expected: Expected, want: str, expected_ids: list[int],
+             actual_ids: list[int], meta: Any, server: Any) -> Verdict:
     base = dict(conversation=conv, rendered=rendered, expected=want, expected_ids=expected_ids, actual_ids=actual_ids)
     token_at = _first_difference(expected_ids, actual_ids)
     if rendered != want:

@@ -241,13 +241,18 @@ def iter_conversations(path: str) -> Iterator[Conversation]:
     if _is_jsonl(path, text):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                where = f"{shown}:{number}"
-                yield Conversation.from_data(_parse_json(line, where), name=where)
+                yield parse_line(f"{shown}:{number}", line)
         return
     yield Conversation.from_data(_parse_json(text, shown), name=shown)
 
 
 def _iter_jsonl_file(path: str) -> Iterator[Conversation]:
+    for where, line in numbered_lines(path):
+        yield parse_line(where, line)
+
+
+def numbered_lines(path: str) -> Iterator[tuple[str, str]]:
+    """The non-blank lines of a JSONL file, lazily, each with its place (``data.jsonl:12``)."""
     try:
         handle = open(path, encoding="utf-8-sig")
     except FileNotFoundError:
@@ -258,10 +263,14 @@ def _iter_jsonl_file(path: str) -> Iterator[Conversation]:
         try:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    where = f"{path}:{number}"
-                    yield Conversation.from_data(_parse_json(line, where), name=where)
+                    yield f"{path}:{number}", line
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def parse_line(where: str, line: str) -> Conversation:
+    """One JSONL line as a conversation; errors name ``where``."""
+    return Conversation.from_data(_parse_json(line, where), name=where)
 
 
 def load_conversation(path: str) -> Conversation:

@@ -10,6 +10,7 @@ are passed as variables and the conversation's own variables override them, and
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Mapping
 from datetime import date
 from types import TracebackType
@@ -19,12 +20,13 @@ import jinja2
 
 from . import limits as _limits
 from .conversation import Conversation
-from .environment import compile_template, pinned_today, restore_today
+from .environment import ENVIRONMENT, compile_template, pinned_today, restore_today
 from .errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
 from .templates import ChatTemplate, resolve_template
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+_REASONING_KEYS = frozenset(_REASONING_FIELDS)
 
 
 def render(
@@ -84,7 +86,7 @@ def render_text(
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
-    context = template_context(conversation, special_tokens, messages)
+    context = template_context(conversation, special_tokens, messages, with_globals=True)
     today_token = pinned_today(today) if today is not None else None
     budget_token = _limits.start(limits)
     try:
@@ -110,18 +112,28 @@ def render_text(
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
+_CHUNKS = 16  # output chunks taken at a time; each chunk's own size was checked when it was built
+
+
 def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int,
               trace: list[tuple[int, int]] | None) -> str:
     parts: list[str] = []
     total = 0
     try:
-        generator = compiled.root_render_func(compiled.new_context(context))
-        for chunk in generator:
-            total += len(chunk)
-            if total > max_chars:
-                _limits.check_size(total, "output")
-            parts.append(chunk)
-            if trace is not None:
+        # the context already holds the globals (see template_context), so Jinja need not copy it
+        generator = compiled.root_render_func(compiled.new_context(context, shared=True))
+        if trace is None:
+            while batch := list(itertools.islice(generator, _CHUNKS)):
+                total += sum(map(len, batch))
+                if total > max_chars:
+                    _limits.check_size(total, "output")
+                parts += batch
+        else:
+            for chunk in generator:
+                total += len(chunk)
+                if total > max_chars:
+                    _limits.check_size(total, "output")
+                parts.append(chunk)
                 trace.append((total, _current_line(compiled, generator)))
     except Exception:
         compiled.environment.handle_exception()  # re-raises with template line numbers
@@ -129,9 +141,13 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
 
 
 def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
-                     messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The variables a template is rendered with, exactly as transformers passes them."""
-    context: dict[str, Any] = {**special_tokens, **conversation.variables}
+                     messages: list[dict[str, Any]] | None = None, *, with_globals: bool = False) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them.
+
+    ``with_globals`` puts our environment's globals underneath, so Jinja can share the dict as is.
+    """
+    base = ENVIRONMENT.globals if with_globals else {}
+    context: dict[str, Any] = {**base, **special_tokens, **conversation.variables}
     context.update(messages=_template_messages(conversation) if messages is None else messages,
                    tools=conversation.tools, documents=conversation.documents,
                    add_generation_prompt=conversation.add_generation_prompt)
@@ -148,9 +164,16 @@ def _current_line(compiled: jinja2.Template, generator: Any) -> int:
 
 
 def _template_messages(conversation: Conversation) -> list[dict[str, Any]]:
-    """Shallow copies of the messages without ``None``-valued keys, reasoning aliased."""
+    """The messages without ``None``-valued keys, reasoning aliased, as transformers passes them.
+
+    A message that needs neither is passed as it is: the sandbox is immutable, the template cannot
+    change it.
+    """
     out = []
     for message in conversation.messages:
+        if None not in message.values() and not _REASONING_KEYS.intersection(message):
+            out.append(message)
+            continue
         m = {k: v for k, v in message.items() if v is not None}
         if "reasoning_content" in m or "thinking" in m or "reasoning" in m:
             reasoning = next(m[k] for k in _REASONING_FIELDS if k in m)
@@ -163,7 +186,7 @@ def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, templat
                         name: str) -> tuple[str, str]:
     """Append the continue marker to the last message, as transformers does; return (field, text)."""
     field = cfm if isinstance(cfm, str) else "content"
-    last = messages[-1]
+    last = messages[-1] = dict(messages[-1])  # never mark the caller's own message
     final = last.get(field)
     if final is None:
         raise InputError(f"{name}: continue_final_message: the last message has no {field!r} to continue")

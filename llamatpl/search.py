@@ -33,6 +33,8 @@ class Report:
     inherent: Counter[str] = field(default_factory=Counter)
     strict: bool = False
     seconds: float = 0.0
+    #: seconds spent in each stage: generation, render, reference, tokenize, compare
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +61,8 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
-            verdict = verify(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer)
+            verdict = verify(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
+                             timings=report.timings)
             _count(report, verdict)
             if not verdict.passes(strict=strict):
                 report.failure = verdict
@@ -67,6 +70,8 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     else:
         _search(report, template, v, d, examples, seed, strict, today, tokenizer)
     report.seconds = time.perf_counter() - started
+    measured = sum(report.timings.values())
+    report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
     return report
 
 
@@ -87,7 +92,8 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
 
     def check(conversation: Conversation) -> None:
         nonlocal found
-        verdict = verify(template, conversation, version=version, dialect=dialect, today=today, tokenizer=tokenizer)
+        verdict = verify(template, conversation, version=version, dialect=dialect, today=today, tokenizer=tokenizer,
+                         timings=report.timings)
         if not found:  # count what was generated, not the replays made while shrinking
             _count(report, verdict)
         if not verdict.passes(strict=strict):

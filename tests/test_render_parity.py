@@ -67,3 +67,15 @@ def test_template_that_raises_is_one_clear_error():
     conv = {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": []}]}
     with pytest.raises(LlamatplError, match="only supports single tool-calls"):
         render(conv, version="3.1")
+
+
+def test_render_never_changes_the_callers_conversation():
+    import copy
+
+    data = {"messages": [{"role": "user", "content": "Write a haiku."},
+                         {"role": "assistant", "content": "Autumn moonlight", "tool_calls": None}],
+            "continue_final_message": True}
+    before = copy.deepcopy(data)
+    for version in OFFICIAL:
+        render(data, version=version)
+    assert data == before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import TextIO
 
 from ..batch import Rendered
@@ -26,21 +25,6 @@ def write_single(item: Rendered, template: ChatTemplate, fmt: str, out: TextIO) 
         out.write(json.dumps(_record(item, template), ensure_ascii=False) + "\n")
     else:
         write_pretty(item, template, out)
-
-
-def write_lines(items: Iterable[Rendered], template: ChatTemplate, fmt: str, out: TextIO) -> int:
-    """Several conversations (JSONL in): one JSON value a line, so every prompt stays exact."""
-    count = 0
-    for item in items:
-        if fmt == "ids":
-            line = json.dumps(item.ids)
-        elif fmt == "json":
-            line = json.dumps({"name": item.conversation.name, **_record(item, template)}, ensure_ascii=False)
-        else:
-            line = json.dumps(item.prompt, ensure_ascii=False)
-        out.write(line + "\n")
-        count += 1
-    return count
 
 
 def write_pretty(item: Rendered, template: ChatTemplate, out: TextIO) -> None:

@@ -27,6 +27,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "actual_ids": f.actual_ids if f else [],
         "inherent": {k: report.inherent.get(k, 0) for k in ("boundary-merge", "special-token-injection")},
         "seconds": round(report.seconds, 3),
+        "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }
 
 
@@ -44,6 +45,7 @@ def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
                   f"except inherent differences ({inherent}); {rate:.0f} conversations/s\n")
         if report.inherent and not report.strict:
             out.write("Inherent differences come from tokenizing a string; --strict makes them fail.\n")
+        out.write(_where_time_went(report))
         return
     category = f.category or f.inherent
     seeded = f", seed {seed}" if seed is not None else ""
@@ -79,3 +81,9 @@ def _aligned(actual: list[int], expected: list[int], at: int, version: str, arou
         mark = ">" if i == at else " "
         rows.append(f"{mark} {i:>6}  {cell(actual, i):<32}  {cell(expected, i)}")
     return "\n".join(rows) + "\n"
+
+
+def _where_time_went(report: Report) -> str:
+    total = sum(report.timings.values()) or 1.0
+    parts = ", ".join(f"{stage} {100 * t / total:.0f}%" for stage, t in report.timings.items())
+    return f"Time: {report.seconds:.2f} s ({parts}).\n"

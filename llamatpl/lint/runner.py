@@ -24,6 +24,17 @@ _SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".tox"}
 
 
 @dataclass(frozen=True)
+class JsonLines:
+    """Template lines of a template held in a JSON file: the ``chat_template`` key's line, and a note."""
+
+    key_line: int
+    label: str
+
+    def __call__(self, line: int) -> tuple[int, str]:
+        return self.key_line, self.label.format(line)
+
+
+@dataclass(frozen=True)
 class Source:
     """One template to lint, and how its lines map onto the file on disk."""
 
@@ -55,11 +66,29 @@ def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Sup
 
 
 def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iterable[str] = (),
-               ignore: Iterable[str] = ()) -> Iterator[Finding]:
-    """Lint every template found under ``paths``; yields findings file by file."""
+               ignore: Iterable[str] = (), jobs: int = 1) -> Iterator[Finding]:
+    """Lint every template found under ``paths``; yields findings file by file, in order.
+
+    ``jobs`` > 1 lints templates in that many worker processes.
+    """
     rules = select_rules(select, ignore)
-    for source in collect(paths):
-        yield from lint_source(source, rules, version=version)
+    if jobs <= 1:
+        for source in collect(paths):
+            yield from lint_source(source, rules, version=version)
+        return
+    import multiprocessing
+
+    sources = list(collect(paths))
+    codes = tuple(r.code for r in rules)
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    with (context or multiprocessing).Pool(jobs) as pool:
+        for found in pool.imap(_lint_one, [(s, codes, version) for s in sources], chunksize=4):
+            yield from found
+
+
+def _lint_one(task: tuple[Source, tuple[str, ...], str | None]) -> list[Finding]:
+    source, codes, version = task
+    return lint_source(source, select_rules(codes), version=version)
 
 
 def collect(paths: Iterable[str]) -> Iterator[Source]:
@@ -116,4 +145,4 @@ def _json_sources(path: Path) -> Iterator[Source]:
         item.get("name", str(i)): item.get("template", "") for i, item in enumerate(value) if isinstance(item, dict)}
     for name, text in named.items():
         label = f" (template {name!r} line {{}})" if name else " (template line {})"
-        yield Source(str(path), text, lambda line, label=label: (key_line, label.format(line)))
+        yield Source(str(path), text, JsonLines(key_line, label))
