@@ -15,14 +15,14 @@ from llamatpl.templates import resolve_template
 from llamatpl.toolcall_parser import ToolCallParseError
 
 
-@pytest.mark.parametrize("version", ["3.1", "3.2"])
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
 def test_tuned_template_is_token_exact_over_300_examples(version):
     report = verify_template(resolve_template(f"tuned:{version}"), examples=300, seed=0)
     assert report.ok, report.failure
-    assert report.dialect == f"tuned-{version}"
+    assert report.dialect == f"tuned-{version.removesuffix('-vision')}"
 
 
-@pytest.mark.parametrize("version", ["3.1", "3.2"])
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
 def test_tuned_template_is_token_exact_on_fixtures(version, fixture):
     report = verify_template(resolve_template(f"tuned:{version}"), conversations=[
@@ -30,7 +30,7 @@ def test_tuned_template_is_token_exact_on_fixtures(version, fixture):
     assert report.ok, report.failure
 
 
-@pytest.mark.parametrize("version", ["3.1", "3.2"])
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
 def test_tuned_template_has_no_lint_error_or_warning(version):
     found = [f for f in lint_paths([str(ROOT / "templates" / "tuned" / f"{version}.jinja")]) if f.fails]
     assert found == []
