@@ -52,14 +52,17 @@ class RenderJob:
         return Rendered(conversation, prompt, ids)
 
 
+def record(item: Rendered, template: ChatTemplate) -> dict[str, Any]:
+    """``--format json``: the template, its version, the prompt and its ids."""
+    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids}
+
+
 def json_line(item: Rendered, job: RenderJob, fmt: str) -> str:
     """One output line for a conversation of a JSONL batch (the prompt stays exact inside JSON)."""
     if fmt == "ids":
         return json.dumps(item.ids)
     if fmt == "json":
-        return json.dumps({"name": item.conversation.name, "template": job.template.name,
-                           "version": job.template.version, "prompt": item.prompt, "ids": item.ids},
-                          ensure_ascii=False)
+        return json.dumps({"name": item.conversation.name, **record(item, job.template)}, ensure_ascii=False)
     return json.dumps(item.prompt, ensure_ascii=False)
 
 

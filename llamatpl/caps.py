@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .probes import ProbeRun, run_probe
+from .probes import ProbeRun, ProbeSet
 from .templates import ChatTemplate
 
 
@@ -54,11 +54,5 @@ NAMES = tuple(_CHECKS)
 
 def capabilities(template: ChatTemplate) -> list[Capability]:
     """Probe ``template`` for each capability; every render runs in the sandbox, under limits."""
-    runs: dict[str, ProbeRun] = {}
-    out = []
-    for name, (probe, check) in _CHECKS.items():
-        if probe not in runs:
-            runs[probe] = run_probe(probe, template.text, template.version, special_tokens=dict(template.special_tokens))
-        supported, detail = check(runs[probe])
-        out.append(Capability(name, supported, detail))
-    return out
+    probes = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens))
+    return [Capability(name, *check(probes.get(probe))) for name, (probe, check) in _CHECKS.items()]

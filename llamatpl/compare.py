@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from .conversation import Conversation
-from .errors import LlamatplError, RenderError
+from .errors import RenderError
 from .reference import Dialect, Expected, encode
 from .renderer import render_text
 from .templates import ChatTemplate, resolve_template
@@ -124,9 +124,9 @@ def compare(conv: Conversation, rendered: str, expected: Expected, *, version: s
 def _verdict(conv: Conversation, rendered: str, expected: Expected, want: str, expected_ids: list[int],
              actual_ids: list[int], meta: Any, server: Any) -> Verdict:
     base = dict(conversation=conv, rendered=rendered, expected=want, expected_ids=expected_ids, actual_ids=actual_ids)
-    token_at = _first_difference(expected_ids, actual_ids)
+    token_at = first_difference(expected_ids, actual_ids)
     if rendered != want:
-        at = _first_difference(want, rendered)
+        at = first_difference(want, rendered)
         return Verdict(**base, category=_classify_text(rendered, expected, at), text_divergence=at,
                        first_divergence=token_at)
     if token_at is None:
@@ -136,7 +136,8 @@ def _verdict(conv: Conversation, rendered: str, expected: Expected, want: str, e
     return Verdict(**base, inherent=inherent, first_divergence=token_at)
 
 
-def _first_difference(a: Any, b: Any) -> int | None:
+def first_difference(a: Any, b: Any) -> int | None:
+    """The first index where two sequences differ (the shorter length if one is a prefix), or None."""
     for i, (x, y) in enumerate(zip(a, b)):
         if x != y:
             return i
@@ -176,16 +177,4 @@ def _was_trimmed(content: str, rendered: str, start: int) -> bool:
     return any(rendered.startswith(form, start) for form in (stripped, content.lstrip(), content.rstrip()))
 
 
-def explain(verdict: Verdict) -> str:
-    """A one-line reason for a verdict, as the text report and lint messages use it."""
-    if verdict.category == "raises":
-        return f"the template raised: {verdict.error}"
-    if verdict.category:
-        return f"{verdict.category}: rendered text differs from Meta's reference at character {verdict.text_divergence}"
-    if verdict.inherent:
-        return f"{verdict.inherent}: same text, tokens differ at token {verdict.first_divergence}"
-    return "token-exact"
-
-
-__all__ = ["CATEGORIES", "INHERENT", "Verdict", "compare", "declared_dialect", "explain", "verify",
-           "LlamatplError"]
+__all__ = ["CATEGORIES", "INHERENT", "Verdict", "compare", "declared_dialect", "first_difference", "verify"]

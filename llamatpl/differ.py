@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .compare import VERIFY_TODAY
+from .compare import VERIFY_TODAY, first_difference
 from .conversation import Conversation
 from .errors import RenderError
 from .features import features
@@ -124,9 +124,9 @@ def _compare(ta: ChatTemplate, tb: ChatTemplate, conv: Conversation) -> Conversa
 
 def token_delta(a: list[int], b: list[int]) -> dict[str, int] | None:
     """How two token sequences differ: lengths, first divergence, tokens added and removed."""
-    if a == b:
+    first = first_difference(a, b)
+    if first is None:
         return None
-    first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     added = removed = 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("replace", "delete"):

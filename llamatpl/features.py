@@ -10,22 +10,13 @@ import re
 from collections.abc import Callable
 from datetime import date
 
-from .lint.context import turns
-from .probes import ProbeRun, run_probe
+from .conversation import Conversation
+from .probes import ProbeRun, ProbeSet
+from .renderer import render_text
 from .templates import ChatTemplate
+from .turns import turns
 
 _TODAY = re.compile(r"Today Date: ([^\n]*)\n")
-
-
-def _runs(template: ChatTemplate) -> Callable[[str], ProbeRun]:
-    cache: dict[str, ProbeRun] = {}
-
-    def get(name: str) -> ProbeRun:
-        if name not in cache:
-            cache[name] = run_probe(name, template.text, template.version, special_tokens=dict(template.special_tokens))
-        return cache[name]
-
-    return get
 
 
 def _raised(run: ProbeRun) -> str | None:
@@ -44,9 +35,6 @@ def _bos(get: Callable[[str], ProbeRun]) -> str:
 def _today_default(template: ChatTemplate) -> str:
     dates = []
     for day in (date(2024, 7, 26), date(2025, 1, 2)):
-        from .renderer import render_text
-        from .conversation import Conversation
-
         try:
             text = render_text(template.text, Conversation.from_data([{"role": "user", "content": "Hi"}]),
                                special_tokens=template.special_tokens, today=day)
@@ -179,7 +167,7 @@ FEATURES: dict[str, Callable[[Callable[[str], ProbeRun]], str]] = {
 
 def features(template: ChatTemplate) -> dict[str, str]:
     """Every feature of ``template`` as a readable value, found by probing."""
-    get = _runs(template)
+    get = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens)).get
     plain = get("system")
     found = {"knowledge_date": "yes" if plain.text and "Cutting Knowledge Date:" in plain.text else "no",
              "today_date_default": _today_default(template)}

@@ -21,8 +21,7 @@ import contextvars
 import math
 import re
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,16 +61,6 @@ def start(limits: Limits) -> contextvars.Token[_Budget | None]:
 
 def stop(token: contextvars.Token[_Budget | None]) -> None:
     _BUDGET.reset(token)
-
-
-@contextmanager
-def budget(limits: Limits) -> Iterator[None]:
-    """Apply ``limits`` to every template evaluation inside the ``with`` block."""
-    token = start(limits)
-    try:
-        yield
-    finally:
-        stop(token)
 
 
 def tick() -> None:

@@ -7,14 +7,13 @@ any offset of the output back to the template line that wrote it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from .compare import VERIFY_TODAY, Verdict, compare
 from .conversation import Conversation
-from .errors import LlamatplError, RenderError
+from .errors import LimitExceeded, LlamatplError, RenderError
 from .limits import DEFAULT_LIMITS, Limits
 from .reference import Expected, encode
 from .renderer import render_text
@@ -132,6 +131,31 @@ def _refine(template_text: str, chunk: str, line: int) -> int:
     return line
 
 
+class ProbeSet:
+    """Probes of one template, each rendered once on first use. After one probe runs into a limit
+    the rest report that same failure instead of running: a runaway template costs one deadline."""
+
+    def __init__(self, template_text: str, version: str, *, special_tokens: dict[str, str] | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self.template_text = template_text
+        self.version = version
+        self.special_tokens = special_tokens
+        self.limits = limits
+        self._runs: dict[str, ProbeRun] = {}
+        self._limited: ProbeRun | None = None
+
+    def get(self, name: str) -> ProbeRun:
+        if name not in self._runs:
+            if self._limited is not None:
+                return self._limited
+            run = run_probe(name, self.template_text, self.version, special_tokens=self.special_tokens,
+                            limits=self.limits)
+            if isinstance(run.error, LimitExceeded):
+                self._limited = run
+            self._runs[name] = run
+        return self._runs[name]
+
+
 def run_probe(name: str, template_text: str, version: str, *,
               special_tokens: dict[str, str] | None = None, limits: Limits = DEFAULT_LIMITS) -> ProbeRun:
     """Render probe ``name`` through ``template_text`` (sandboxed, limited), keeping a trace."""
@@ -148,5 +172,3 @@ def run_probe(name: str, template_text: str, version: str, *,
         run.trace = []
     return run
 
-
-SPECIAL_TEXT = re.compile(r"<\|[A-Za-z0-9_]+\|>")

@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from ..batch import Rendered
+from ..batch import Rendered, record
 from ..templates import ChatTemplate
 
 FORMATS = ("text", "pretty", "ids", "json")
-
-
-def _record(item: Rendered, template: ChatTemplate) -> dict[str, object]:
-    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids}
 
 
 def write_single(item: Rendered, template: ChatTemplate, fmt: str, out: TextIO) -> None:
@@ -22,7 +18,7 @@ def write_single(item: Rendered, template: ChatTemplate, fmt: str, out: TextIO) 
     elif fmt == "ids":
         out.write(json.dumps(item.ids) + "\n")
     elif fmt == "json":
-        out.write(json.dumps(_record(item, template), ensure_ascii=False) + "\n")
+        out.write(json.dumps(record(item, template), ensure_ascii=False) + "\n")
     else:
         write_pretty(item, template, out)
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import jinja2
 from jinja2 import meta, nodes
 
 from ..environment import ENVIRONMENT
-from ..errors import LimitExceeded, LlamatplError, RenderError
+from ..errors import LlamatplError, RenderError
 from ..limits import Limits
-from ..probes import PROBES, ProbeRun, run_probe
+from ..probes import ProbeRun, ProbeSet
 from ..tokens import special_tokens
 from .finding import Finding
 
@@ -37,23 +36,6 @@ PROBES_FOR = {
     "3.2": (*_BASE, *_TOOLS, "list-content"),
     "3.2-vision": (*_BASE, *_TOOLS, "image"),
 }
-_TURN = re.compile(r"<\|start_header_id\|>(.*?)<\|end_header_id\|>(.*?)(<\|eot_id\|>|<\|eom_id\|>|(?=<\|start_header_id\|>)|$)",
-                   re.S)
-
-
-class Turn(NamedTuple):
-    role: str
-    body: str
-    end: str  # the end token, or "" when the turn is not closed
-    start: int  # offset of the turn's header in the prompt
-    end_at: int  # offset of the end token (or of where it is missing)
-
-
-def turns(prompt: str) -> list[Turn]:
-    """Split a prompt into turns: header role, body and the end token that closes it."""
-    return [Turn(m.group(1), m.group(2), m.group(3), m.start(), m.start(3)) for m in _TURN.finditer(prompt)]
-
-
 @dataclass
 class LintContext:
     """One template under lint. ``line_map`` turns template lines into lines of the file on disk."""
@@ -62,7 +44,10 @@ class LintContext:
     source: str
     version: str
     line_map: Callable[[int], tuple[int, str]] | None = None
-    _runs: dict[str, ProbeRun] = field(default_factory=dict)
+
+    @cached_property
+    def _probes(self) -> ProbeSet:
+        return ProbeSet(self.source, self.version, limits=LINT_LIMITS)
 
     @cached_property
     def parsed(self) -> nodes.Template | jinja2.TemplateSyntaxError:
@@ -126,12 +111,7 @@ class LintContext:
         or the template does not compile."""
         if name not in PROBES_FOR[self.version] or self.compile_error is not None:
             return None
-        if name not in self._runs:
-            limited = next((r for r in self._runs.values() if isinstance(r.error, LimitExceeded)), None)
-            if limited is not None:  # one runaway render is enough: do not wait for the rest
-                return limited
-            self._runs[name] = run_probe(name, self.source, self.version, limits=LINT_LIMITS)
-        return self._runs[name]
+        return self._probes.get(name)
 
     def probes(self) -> Iterator[ProbeRun]:
         for name in PROBES_FOR[self.version]:

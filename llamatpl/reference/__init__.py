@@ -5,8 +5,8 @@
     expected.prompt, expected.ids(get_tokenizer("3.1"))
 """
 
-from .dialects import DIALECTS, Dialect, get_dialect, register
+from .dialects import DIALECTS, Dialect, get_dialect
 from .encoder import encode
 from .pieces import Expected, Piece
 
-__all__ = ["DIALECTS", "Dialect", "Expected", "Piece", "encode", "get_dialect", "register"]
+__all__ = ["DIALECTS", "Dialect", "Expected", "Piece", "encode", "get_dialect"]

@@ -88,12 +88,6 @@ TUNED_32 = replace(TUNED_31, name="tuned-3.2", tool_call_format="pythonic", tool
 DIALECTS = {d.name: d for d in (OFFICIAL, META, TUNED_31, TUNED_32)}
 
 
-def register(dialect: Dialect) -> Dialect:
-    """Make ``dialect`` available by name (templates declare the dialect they follow)."""
-    DIALECTS[dialect.name] = dialect
-    return dialect
-
-
 def get_dialect(name: str | Dialect) -> Dialect:
     if isinstance(name, Dialect):
         return name

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..context import LintContext, turns
+from ...turns import turns
+from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register
 

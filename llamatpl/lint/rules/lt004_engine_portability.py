@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ...compare import VERIFY_TODAY
+from ...compare import VERIFY_TODAY, first_difference
 from ...renderer import template_context
 from ...templates import DEFAULT_SPECIAL_TOKENS
 from ..context import LintContext
@@ -70,8 +70,8 @@ class EnginePortability(Rule):
             except Exception as exc:  # noqa: BLE001 - any minijinja failure is the finding
                 yield ctx.finding(self, 1, f"fails under minijinja on probe '{run.name}': {str(exc).splitlines()[0]}")
                 return
-            if other != run.text:
-                at = next((i for i, (a, b) in enumerate(zip(run.text, other)) if a != b), min(len(run.text), len(other)))
+            at = first_difference(run.text, other)
+            if at is not None:
                 yield ctx.finding(self, run.line_at(min(at, len(run.text) - 1)),
                                   f"renders differently under minijinja at character {at} (probe '{run.name}')")
                 return
