@@ -109,15 +109,20 @@ def check_format_string(fmt: str) -> None:
         check_size(int(match.group()), "a formatted string")
 
 
+def plus(left: Any, right: Any) -> Any:
+    """``a + b`` in a template. Checked after the fact: the result is at most twice the size of
+    values whose size was already checked, so a doubling loop stops at the first result too large."""
+    result = left + right
+    if type(result) is str and len(result) < SMALL:
+        return result
+    tick()
+    if isinstance(result, (str, list, tuple)):
+        check_size(len(result), "a concatenation")
+    return result
+
+
 def guarded_binop(operator: str, left: Any, right: Any) -> Any:
     """Evaluate an intercepted binary operator after checking the size of its result."""
-    if operator == "+":
-        if type(left) is str and type(right) is str and len(left) + len(right) < SMALL:
-            return left + right
-        tick()
-        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-            check_size(len(left) + len(right), "a concatenation")
-        return left + right
     tick()
     if operator == "**":
         if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
