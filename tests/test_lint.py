@@ -156,3 +156,16 @@ def test_caps_by_probing():
     assert not official["string_arguments"] and not official["typed_content"]
     looping = {c.name: c.supported for c in capabilities(resolve_template(str(DATA / "LL115" / "pass-3.1.jinja")))}
     assert looping["parallel_tool_calls"]
+
+
+def test_lint_reads_the_template_in_a_gguf_file(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    path = tmp_path / "model.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_chat_template((ROOT / "templates" / "official" / "3.0.jinja").read_text())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    found = list(lint_paths([str(tmp_path)]))
+    assert {f.code for f in found} >= {"LL110"} and all(f.path == str(path) for f in found)
