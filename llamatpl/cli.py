@@ -170,13 +170,15 @@ def verify(
     conversation that breaks it. Exit 0 clean, 1 a counterexample, 2 bad input."""
     from .conversation import iter_conversations
     from .formatting.verify_output import write_json, write_text
+    from .limits import limits_from_env
     from .search import verify_template
     from .templates import resolve_template
 
     tpl = resolve_template(template, version=version)
     convs = iter_conversations(conversation) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
-                             dialect=dialect, conversations=convs, tokenizer=_user_tokenizer(tokenizer))
+                             dialect=dialect, conversations=convs, tokenizer=_user_tokenizer(tokenizer),
+                             limits=limits_from_env())
     if format is VerifyFormat.json:
         write_json(report, sys.stdout)
     else:

@@ -17,7 +17,8 @@ from datetime import date
 from typing import Any
 
 from .conversation import Conversation
-from .errors import RenderError
+from .errors import LimitExceeded, RenderError
+from .limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, Expected, encode
 from .renderer import render_text
 from .templates import ChatTemplate, resolve_template
@@ -44,6 +45,7 @@ class Verdict:
     first_divergence: int | None = None
     expected_ids: list[int] = field(default_factory=list)
     actual_ids: list[int] = field(default_factory=list)
+    limited: bool = False  # the template ran into a time, size or recursion limit
 
     @property
     def ok(self) -> bool:
@@ -55,7 +57,8 @@ class Verdict:
 
 def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, Any] | list[Any], *,
            version: str | None = None, dialect: str | Dialect | None = None,
-           today: date = VERIFY_TODAY, tokenizer: Any = None, timings: dict[str, float] | None = None) -> Verdict:
+           today: date = VERIFY_TODAY, tokenizer: Any = None, timings: dict[str, float] | None = None,
+           limits: Limits = DEFAULT_LIMITS) -> Verdict:
     """Check one conversation: render it with ``template`` and compare with Meta's reference.
 
     ``dialect`` defaults to the one the template declares (``{#- llamatpl: dialect=tuned -#}``),
@@ -69,9 +72,10 @@ def verify(template: str | ChatTemplate, conversation: Conversation | dict[str, 
     clock.lap("reference")
     try:
         rendered = render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
-                               special_tokens=tpl.special_tokens, today=today, name=tpl.name)
+                               special_tokens=tpl.special_tokens, today=today, name=tpl.name, limits=limits)
     except RenderError as exc:
-        return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message)
+        return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,
+                       limited=isinstance(exc, LimitExceeded))
     finally:
         clock.lap("render")
     return compare(conv, rendered, expected, version=v, tokenizer=tokenizer, timings=timings)

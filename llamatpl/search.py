@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from .compare import VERIFY_TODAY, Verdict, declared_dialect, verify
 from .conversation import Conversation
+from .limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, get_dialect
 from .templates import ChatTemplate
 
@@ -50,7 +51,7 @@ class _Fault(Exception):
 def verify_template(template: ChatTemplate, *, version: str | None = None, examples: int = 100, seed: int = 0,
                     strict: bool = False, dialect: str | Dialect | None = None,
                     conversations: Iterable[Conversation] | None = None,
-                    today: date = VERIFY_TODAY, tokenizer: Any = None) -> Report:
+                    today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS) -> Report:
     """Verify ``template`` over ``conversations`` (each once) or ``examples`` generated ones.
 
     Fails on the first template fault; with ``strict`` an inherent token difference fails too.
@@ -62,13 +63,13 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     if conversations is not None:
         for conv in conversations:
             verdict = verify(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
-                             timings=report.timings)
+                             timings=report.timings, limits=limits)
             _count(report, verdict)
             if not verdict.passes(strict=strict):
                 report.failure = verdict
                 break
     else:
-        _search(report, template, v, d, examples, seed, strict, today, tokenizer)
+        _search(report, template, v, d, examples, seed, strict, today, tokenizer, limits)
     report.seconds = time.perf_counter() - started
     measured = sum(report.timings.values())
     report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
@@ -82,22 +83,27 @@ def _count(report: Report, verdict: Verdict) -> None:
 
 
 def _search(report: Report, template: ChatTemplate, version: str, dialect: Dialect, examples: int, seed: int,
-            strict: bool, today: date, tokenizer: Any) -> None:
+            strict: bool, today: date, tokenizer: Any, limits: Limits) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fix_seed
 
     from .strategies import conversations as strategy
 
     found = False
+    limited: Verdict | None = None
 
     def check(conversation: Conversation) -> None:
-        nonlocal found
-        verdict = verify(template, conversation, version=version, dialect=dialect, today=today, tokenizer=tokenizer,
-                         timings=report.timings)
-        if not found:  # count what was generated, not the replays made while shrinking
-            _count(report, verdict)
+        nonlocal found, limited
+        if limited is not None:  # a runaway template fails every example: do not wait out each deadline
+            verdict = replace(limited, conversation=conversation)
+        else:
+            verdict = verify(template, conversation, version=version, dialect=dialect, today=today,
+                             tokenizer=tokenizer, timings=report.timings, limits=limits)
+            if not found:  # count what was generated, not the replays made while shrinking
+                _count(report, verdict)
         if not verdict.passes(strict=strict):
             found = True
+            limited = verdict if verdict.limited else None
             raise _Fault(verdict)
 
     run = settings(

@@ -100,3 +100,14 @@ def test_strategies_public_surface():
     public = {name for name in dir(strategies) if not name.startswith("_")}
     assert set(strategies.__all__) == public - {"annotations"}
     assert set(strategies.__all__) == {"contents", "conversations", "messages", "tool_calls", "tools"}
+
+
+def test_runaway_template_fails_as_raises_after_one_deadline(tmp_path):
+    from llamatpl.limits import Limits
+
+    path = tmp_path / "loop.jinja"
+    path.write_text("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")
+    report = verify_template(resolve_template(str(path), version="3.0"), examples=20,
+                             limits=Limits(seconds=0.5))
+    assert not report.ok and report.failure.category == "raises" and report.failure.limited
+    assert "time limit" in report.failure.error
