@@ -35,7 +35,7 @@ def contents(*, tricky: bool = True, max_pieces: int = 8) -> st.SearchStrategy[s
 def _contents(tricky: bool, max_pieces: int) -> st.SearchStrategy[str]:
     pieces = st.sampled_from(_WORDS + _TRICKY) if tricky else st.sampled_from(_WORDS)
     joined = st.lists(pieces, max_size=max_pieces).map(" ".join)
-    raw = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+    raw = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
     return st.one_of(joined, raw) if tricky else joined
 
 
@@ -112,7 +112,7 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
     for _ in range(draw(st.integers(1, max_turns))):
         msgs.append(_user_message(draw, images))
         callable_names = [t["function"]["name"] for t in tool_defs or []] + list(builtins or [])
-        if callable_names and draw(st.booleans()):
+        if bool(callable_names) and draw(st.booleans()):
             name = draw(st.sampled_from(callable_names))
             if name in BUILTIN_TOOLS:
                 calls = [_builtin_call(draw, name)]

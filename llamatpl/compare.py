@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -127,17 +127,17 @@ def compare(conv: Conversation, rendered: str, expected: Expected, *, version: s
 
 def _verdict(conv: Conversation, rendered: str, expected: Expected, want: str, expected_ids: list[int],
              actual_ids: list[int], meta: Any, server: Any) -> Verdict:
-    base = dict(conversation=conv, rendered=rendered, expected=want, expected_ids=expected_ids, actual_ids=actual_ids)
+    base = Verdict(conv, rendered=rendered, expected=want, expected_ids=expected_ids, actual_ids=actual_ids)
     token_at = first_difference(expected_ids, actual_ids)
-    if rendered != want:
-        at = first_difference(want, rendered)
-        return Verdict(**base, category=_classify_text(rendered, expected, at), text_divergence=at,
+    at = first_difference(want, rendered)
+    if at is not None:
+        return replace(base, category=_classify_text(rendered, expected, at), text_divergence=at,
                        first_divergence=token_at)
     if token_at is None:
-        return Verdict(**base)
+        return base
     injected = sum(map(server.is_special, actual_ids)) > sum(map(meta.is_special, expected_ids))
     inherent = "special-token-injection" if injected else "boundary-merge"
-    return Verdict(**base, inherent=inherent, first_divergence=token_at)
+    return replace(base, inherent=inherent, first_divergence=token_at)
 
 
 def first_difference(a: Any, b: Any) -> int | None:

@@ -15,7 +15,7 @@ import functools
 import json
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import jinja2.ext
@@ -105,7 +105,7 @@ class _GuardedCodeGenerator(CodeGenerator):
     ``a + b`` to a direct call of :func:`llamatpl.limits.plus` (cheaper than ``call_binop``)."""
 
     @optimizeconst
-    def visit_Add(self, node: jinja2.nodes.Add, frame: Frame) -> None:
+    def visit_Add(self, node: jinja2.nodes.BinExpr, frame: Frame) -> None:
         self.write("environment.plus(")
         self.visit(node.left, frame)
         self.write(", ")
@@ -220,7 +220,7 @@ def _build_environment() -> LlamaSandbox:
     for name, check in guards.items():
         env.filters[name] = _sized(check, env.filters[name])
     env.filters["join"] = _sized_join(env.filters["join"])
-    env.globals["lipsum"] = _sized(_check_lipsum, env.globals["lipsum"])
+    env.globals["lipsum"] = _sized(_check_lipsum, cast(Callable[..., Any], env.globals["lipsum"]))
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     env.globals["dict"] = _RestrictedDict()

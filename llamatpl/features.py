@@ -50,7 +50,7 @@ def _today_default(template: ChatTemplate) -> str:
 def _environment(get: Callable[[str], ProbeRun]) -> str:
     when = [label for probe, label in (("tool-call", "tools"), ("builtin-call", "built-in tools"),
                                        ("empty-tools", "tools=[]"), ("plain", "no tools"))
-            if get(probe).text and "Environment: ipython" in get(probe).text]
+            if "Environment: ipython" in (get(probe).text or "")]
     return "with " + ", ".join(when) if when else "never"
 
 

@@ -21,7 +21,7 @@ import contextvars
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ def check_call_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             check_size(abs(value), "a value sized by an argument")
 
 
-def estimate_join(separator: str, items: list[Any]) -> None:
+def estimate_join(separator: str, items: Sequence[Any]) -> None:
     check_size(len(separator) * max(len(items) - 1, 0) + sum(_length(i) for i in items), "a joined string")
 
 

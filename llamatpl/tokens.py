@@ -22,6 +22,7 @@ import importlib.util
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from .errors import LlamatplError
 from .versions import normalize_version
@@ -174,6 +175,7 @@ class UserTokenizer:
         except ImportError:
             raise LlamatplError("--tokenizer needs transformers: pip install 'llamatpl[transformers]'") from None
         p = Path(path)
+        self._tok: Any
         try:
             if p.is_file():
                 self._tok = PreTrainedTokenizerFast(tokenizer_file=str(p))
@@ -199,10 +201,10 @@ class UserTokenizer:
         return list(self._tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
 
     def decode(self, ids: list[int]) -> str:
-        return self._tok.decode(ids)
+        return str(self._tok.decode(ids))
 
     def token_text(self, token_id: int) -> str:
-        return self.id_to_special.get(token_id) or self._tok.decode([token_id])
+        return self.id_to_special.get(token_id) or str(self._tok.decode([token_id]))
 
     def is_special(self, token_id: int) -> bool:
         return token_id in self.id_to_special

@@ -40,7 +40,8 @@ class ContentTrim(Rule):
         run = ctx.rendered("whitespace")
         if run is None or run.verdict.category not in ("trimmed-content", "content-mismatch"):
             return
-        lines = sorted({f.lineno for f in ctx.find(nodes.Filter) if f.name == "trim" and _mentions_content(f.node)})
+        lines = sorted({f.lineno for f in ctx.find(nodes.Filter) if f.name == "trim" and f.node is not None
+                        and _mentions_content(f.node)})
         for line in lines:
             yield ctx.finding(self, line, "message content is trimmed; Meta's reference keeps it verbatim")
         if not lines:
