@@ -77,7 +77,10 @@ def render(
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr for JSONL (default: when stderr is a terminal).")] = None,
 ) -> None:
-    """Render a conversation to the exact prompt transformers' apply_chat_template builds."""
+    """Render a conversation to its exact prompt.
+
+    The bytes transformers' apply_chat_template builds; or token ids, as a server tokenizes them.
+    """
     import itertools
 
     from .batch import RenderJob
@@ -166,8 +169,11 @@ def verify(
     format: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.text,
     tokenizer: TokenizerOpt = None,
 ) -> None:
-    """Prove a template token-exact against Meta's reference encoding, or show the smallest
-    conversation that breaks it. Exit 0 clean, 1 a counterexample, 2 bad input."""
+    """Verify a template token-exact against Meta's reference.
+
+    Searches generated conversations for one that breaks the template, and shows the smallest.
+    Exit 0 clean, 1 a counterexample, 2 bad input.
+    """
     from .conversation import iter_conversations
     from .formatting.verify_output import write_json, write_text
     from .limits import limits_from_env
@@ -206,7 +212,10 @@ def lint(
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule codes, prefixes or names to skip.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Lint chat templates: exit 0 clean, 1 with errors or warnings, 2 on a usage error."""
+    """Lint chat templates (files, tokenizer_config.json, folders).
+
+    Exit 0 clean, 1 with errors or warnings, 2 on a usage error.
+    """
     from .formatting.lint_output import FORMATTERS
     from .lint import find_config, lint_paths
 
@@ -247,7 +256,7 @@ def caps(
     version: VersionOpt = None,
     format: Annotated[VerifyFormat, typer.Option("--format", "-f", help="text or json.")] = VerifyFormat.text,
 ) -> None:
-    """Report what a template supports, found by rendering probe conversations."""
+    """Report what a template supports, found by probing."""
     import json
 
     from .caps import capabilities
@@ -281,7 +290,10 @@ def diff(
         "--format", "-f", help="pretty (default in a terminal), text (default when piped) or json.")] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the templates differ, like git diff.")] = False,
 ) -> None:
-    """Show what changes between two versions or templates: by feature, text and token."""
+    """Show what changes between two versions or templates.
+
+    By feature (found by probing), then per conversation by text and by token.
+    """
     from .conversation import iter_conversations
     from .differ import diff as compare_templates
     from .formatting.diff_output import write_json, write_pretty, write_text
@@ -298,7 +310,7 @@ def parse(
     source: Annotated[str, typer.Argument(help="A file holding model output, or - for stdin.")],
     version: Annotated[str, typer.Option("--version", "-V", help="Llama version whose call format to read.")] = "3.1",
 ) -> None:
-    """Parse a model's tool-call output into OpenAI-style tool calls (JSON on stdout)."""
+    """Parse a model's tool-call output into OpenAI-style tool calls."""
     import json
     from pathlib import Path
 
