@@ -106,12 +106,19 @@ def declared_dialect(template_text: str) -> str:
 
 
 def compare(conv: Conversation, rendered: str, expected: Expected, *, version: str, tokenizer: Any = None,
-            timings: dict[str, float] | None = None) -> Verdict:
+            timings: dict[str, float] | None = None, tokens: bool = True) -> Verdict:
     """Compare a rendered prompt with the reference pieces; classify the first difference.
 
     Expected ids always come from Meta's tokenizer; the rendered prompt is tokenized by
-    ``tokenizer`` when given (a user's own), else by Meta's, as a server would.
+    ``tokenizer`` when given (a user's own), else by Meta's, as a server would. With
+    ``tokens=False`` only the text is compared (no tokenizer is loaded; inherent differences are
+    not looked for).
     """
+    if not tokens:
+        at = first_difference(expected.prompt, rendered)
+        base = Verdict(conv, rendered=rendered, expected=expected.prompt)
+        return base if at is None else replace(base, category=_classify_text(rendered, expected, at),
+                                               text_divergence=at)
     clock = _Clock(timings)
     meta = get_tokenizer(version)
     server = tokenizer or meta

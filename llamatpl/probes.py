@@ -112,9 +112,10 @@ class ProbeRun:
 
     @cached_property
     def verdict(self) -> Verdict:
+        """The text comparison with the reference (lint needs no tokens, so none are computed)."""
         if self.text is None:
             return Verdict(self.conversation, category="raises", error=self.error.message if self.error else None)
-        return compare(self.conversation, self.text, self.expected, version=self.version)
+        return compare(self.conversation, self.text, self.expected, version=self.version, tokens=False)
 
 
 def _refine(template_text: str, chunk: str, line: int) -> int:
