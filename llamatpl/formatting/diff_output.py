@@ -6,7 +6,6 @@ import json
 from typing import TextIO
 
 from ..differ import DiffReport
-from .visible import visible
 
 
 def write_json(report: DiffReport, out: TextIO) -> None:
@@ -65,7 +64,10 @@ def write_pretty(report: DiffReport, out: TextIO) -> None:
                 continue
             sign, body = line[:1], line[1:]
             styled = Text(sign, style={"+": "green", "-": "red"}.get(sign, "dim"))
-            styled.append_text(prompt_text(body) if sign in "+-" else Text(visible(body), style="dim"))
+            shown = prompt_text(body)
+            if sign not in "+-":
+                shown.stylize("dim")
+            styled.append_text(shown)
             console.print(styled, soft_wrap=True)
     same = sum(c.identical for c in report.conversations)
     console.print(Text(f"\n{same} of {len(report.conversations)} conversations render identically.", style="dim"))
