@@ -11,7 +11,7 @@ from typing import Any
 
 from .conversation import Conversation, parse_line
 from .limits import DEFAULT_LIMITS, Limits
-from .renderer import render_text
+from .renderer import TRANSFORMERS, render_text
 from .templates import ChatTemplate
 from .tokens import get_tokenizer
 
@@ -38,13 +38,14 @@ class RenderJob:
     limits: Limits = DEFAULT_LIMITS
     tokenizer: Any = None
     add_special_tokens: bool = False
+    transformers: str = TRANSFORMERS
 
     def render(self, conversation: Conversation) -> Rendered:
         if self.generation_prompt is not None:
             conversation = replace(conversation, add_generation_prompt=self.generation_prompt)
         prompt = render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
                              special_tokens=self.template.special_tokens, today=self.today, limits=self.limits,
-                             name=self.template.name)
+                             name=self.template.name, transformers=self.transformers)
         ids = None
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)

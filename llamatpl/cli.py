@@ -76,6 +76,8 @@ def render(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a JSONL file.")] = 1,
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr for JSONL (default: when stderr is a terminal).")] = None,
+    transformers: Annotated[str, typer.Option(
+        "--transformers", help="The transformers release whose apply_chat_template to match (null keys: 5.23+).")] = "5.23",
 ) -> None:
     """Render a conversation to its exact prompt.
 
@@ -95,7 +97,8 @@ def render(
     tpl = resolve_template(template, version=version)
     job = RenderJob(tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
                     generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
-                    tokenizer=_user_tokenizer(tokenizer), add_special_tokens=add_special_tokens)
+                    tokenizer=_user_tokenizer(tokenizer), add_special_tokens=add_special_tokens,
+                    transformers=transformers)
     if conversation.endswith((".jsonl", ".ndjson")):
         _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
                      sys.stderr.isatty() if progress is None else progress)

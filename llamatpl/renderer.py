@@ -1,15 +1,17 @@
 """Render a conversation through a chat template, byte-identical to transformers' ``apply_chat_template``.
 
-What transformers does around the Jinja call is mirrored too, since it changes the bytes:
-message keys whose value is ``None`` are dropped (so ``"content": null`` reads as undefined),
-reasoning fields are aliased (``thinking`` / ``reasoning_content``), the tokenizer's special tokens
-are passed as variables and the conversation's own variables override them, and
-``continue_final_message`` renders the last message open by cutting the output at a marker.
+What transformers does around the Jinja call is mirrored too, since it changes the bytes: the
+tokenizer's special tokens are passed as variables and the conversation's own variables override
+them, and ``continue_final_message`` renders the last message open by cutting the output at a
+marker. Two input rules depend on the transformers release being matched (``transformers=``):
+from 5.21 reasoning fields are aliased (``thinking`` / ``reasoning_content``); from 5.23 message
+keys whose value is ``None`` are dropped (so ``"content": null`` reads as undefined, not ``None``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from collections.abc import Mapping
 from datetime import date
@@ -25,6 +27,7 @@ from .errors import InputError, InvalidTemplate, LimitExceeded, RenderError, San
 from .templates import ChatTemplate, resolve_template
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+TRANSFORMERS = "5.23"  # the transformers release whose apply_chat_template is matched by default
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 _REASONING_KEYS = frozenset(_REASONING_FIELDS)
 
@@ -36,20 +39,23 @@ def render(
     template: str | ChatTemplate | None = None,
     today: date | str | None = None,
     limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+    transformers: str = TRANSFORMERS,
 ) -> str:
     """Render ``conversation`` to the exact prompt text a server would tokenize.
 
     ``template`` is a name (``official:3.1``, ``tuned:3.2``), a path, or a resolved
     :class:`~llamatpl.templates.ChatTemplate`; ``version`` alone means the official template of that
     version. ``today`` pins ``strftime_now`` (a ``date`` or ``"YYYY-MM-DD"``); by default the clock
-    is read, as transformers does. Raises :class:`~llamatpl.errors.RenderError` when the template
-    raises, :class:`~llamatpl.errors.LimitExceeded` when it passes ``limits``.
+    is read, as transformers does. ``transformers`` names the release whose
+    ``apply_chat_template`` to match byte for byte (its input rules changed in 5.21 and 5.23).
+    Raises :class:`~llamatpl.errors.RenderError` when the template raises,
+    :class:`~llamatpl.errors.LimitExceeded` when it passes ``limits``.
     """
     conv = Conversation.from_data(conversation)
     tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
     return render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
                        special_tokens=tpl.special_tokens, today=parse_today(today), limits=limits,
-                       name=tpl.name)
+                       name=tpl.name, transformers=transformers)
 
 
 def parse_today(today: date | str | None) -> date | None:
@@ -71,6 +77,7 @@ def render_text(
     limits: _limits.Limits = _limits.DEFAULT_LIMITS,
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
+    transformers: str = TRANSFORMERS,
 ) -> str:
     """Render raw template text; the engine under :func:`render`, used by verify, lint and diff.
 
@@ -80,7 +87,7 @@ def render_text(
         compiled = compile_template(template_text)
     except InvalidTemplate as exc:
         raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
-    messages = _template_messages(conversation)
+    messages = _template_messages(conversation, *_input_rules(transformers))
     cfm = conversation.continue_final_message
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
@@ -163,21 +170,33 @@ def _current_line(compiled: jinja2.Template, generator: Any) -> int:
     return compiled.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
 
 
-def _template_messages(conversation: Conversation) -> list[dict[str, Any]]:
-    """The messages without ``None``-valued keys, reasoning aliased, as transformers passes them.
+@functools.lru_cache(maxsize=16)
+def _input_rules(transformers: str) -> tuple[bool, bool]:
+    """(drop ``None``-valued keys, alias reasoning fields) for a transformers release ``X.Y``."""
+    try:
+        release = tuple(int(part) for part in transformers.split(".")[:2])
+    except ValueError:
+        raise InputError(f"--transformers: {transformers!r} is not a release such as 5.23") from None
+    return release >= (5, 23), release >= (5, 21)
 
-    A message that needs neither is passed as it is: the sandbox is immutable, the template cannot
-    change it.
+
+def _template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
+    """The messages as the matched transformers release passes them to the template.
+
+    A message that needs no change is passed as it is: the sandbox is immutable, the template
+    cannot change it.
     """
     out = []
     for message in conversation.messages:
-        if None not in message.values() and not _REASONING_KEYS.intersection(message):
+        nones = drop_none and None in message.values()
+        reasoning = alias and not _REASONING_KEYS.isdisjoint(message)
+        if not nones and not reasoning:
             out.append(message)
             continue
-        m = {k: v for k, v in message.items() if v is not None}
-        if "reasoning_content" in m or "thinking" in m or "reasoning" in m:
-            reasoning = next(m[k] for k in _REASONING_FIELDS if k in m)
-            m = {"thinking": reasoning, **m, "reasoning_content": reasoning}
+        m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
+        if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
+            value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
+            m = {"thinking": value, **m, "reasoning_content": value}
         out.append(m)
     return out
 

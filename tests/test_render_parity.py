@@ -25,11 +25,15 @@ def _both(hf_tokenizer, template: str, data: dict):
 
 
 def _render(template: str, data: dict) -> str:
+    import transformers
+
     from llamatpl.conversation import Conversation
     from llamatpl.renderer import render_text
     from llamatpl.templates import DEFAULT_SPECIAL_TOKENS
 
-    return render_text(template, Conversation.from_data(data), special_tokens=DEFAULT_SPECIAL_TOKENS)
+    # match the installed release: its input rules changed in 5.21 and 5.23
+    return render_text(template, Conversation.from_data(data), special_tokens=DEFAULT_SPECIAL_TOKENS,
+                       transformers=transformers.__version__)
 
 
 def _assert_same(expected, actual):
@@ -79,3 +83,10 @@ def test_render_never_changes_the_callers_conversation():
     for version in OFFICIAL:
         render(data, version=version)
     assert data == before
+
+
+def test_null_content_follows_the_matched_transformers_release():
+    data = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None}],
+            "add_generation_prompt": False}
+    assert "\n\nNone<|eot_id|>" in render(data, version="3.0", transformers="5.20")
+    assert "\n\n<|eot_id|>" in render(data, version="3.0", transformers="5.23")
