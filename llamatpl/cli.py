@@ -134,7 +134,9 @@ def _render_many(path: str, conversations: Iterable[Item], job: RenderJob, fmt: 
     from rich.progress import Progress
 
     total = _count_lines(path)
-    with Progress(console=Console(file=sys.stderr), transient=True) as bar:
+    # rich would otherwise capture sys.stdout and print the output lines to the terminal (stderr)
+    with Progress(console=Console(file=sys.stderr), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:
         task = bar.add_task("rendering", total=total)
         for line in render_lines(conversations, job, fmt, jobs=jobs, progress=lambda n: bar.advance(task, n)):
             sys.stdout.write(line + "\n")

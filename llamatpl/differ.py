@@ -10,12 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .compare import VERIFY_TODAY, first_difference
-from .conversation import Conversation
+from .conversation import Conversation, load_conversation
 from .errors import RenderError
 from .features import features
 from .renderer import render_text
@@ -82,13 +81,7 @@ def _lines(text: str | None, error: str | None) -> list[str]:
 def fixture_battery() -> list[Conversation]:
     """The bundled fixture conversations, by name."""
     folder = bundled_dir("fixtures")
-    return [Conversation.from_data(_read(p), name=p.stem) for p in sorted(folder.glob("*.json"))]
-
-
-def _read(path: Path) -> Any:
-    import json
-
-    return json.loads(path.read_text(encoding="utf-8"))
+    return [replace(load_conversation(str(p)), name=p.stem) for p in sorted(folder.glob("*.json"))]
 
 
 def diff(a: str | ChatTemplate, b: str | ChatTemplate, *, conversations: Iterable[Conversation] | None = None) -> DiffReport:

@@ -19,14 +19,22 @@ from .turns import turns
 _TODAY = re.compile(r"Today Date: ([^\n]*)\n")
 
 
-def _raised(run: ProbeRun) -> str | None:
-    return f"raises ({run.error.reason})" if run.error is not None else None
+def _raised(run: ProbeRun) -> str:
+    """The feature value of a probe that did not render (its text is None only when it raised)."""
+    return f"raises ({run.error.reason if run.error else 'no output'})"
+
+
+def _where(get: Callable[[str], ProbeRun], cases: tuple[tuple[str, str], ...], shows: Callable[[str], bool],
+           prefix: str) -> str:
+    """``prefix`` and the labels of the probes whose output ``shows`` the feature, else ``never``."""
+    hits = [label for probe, label in cases if shows(get(probe).text or "")]
+    return f"{prefix} " + ", ".join(hits) if hits else "never"
 
 
 def _bos(get: Callable[[str], ProbeRun]) -> str:
     run = get("plain")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     n = run.text.count("<|begin_of_text|>")
     return {0: "missing", 1: "once, at the start" if run.text.startswith("<|begin_of_text|>") else "once, not first"}.get(
         n, f"written {n} times")
@@ -48,16 +56,15 @@ def _today_default(template: ChatTemplate) -> str:
 
 
 def _environment(get: Callable[[str], ProbeRun]) -> str:
-    when = [label for probe, label in (("tool-call", "tools"), ("builtin-call", "built-in tools"),
-                                       ("empty-tools", "tools=[]"), ("plain", "no tools"))
-            if "Environment: ipython" in (get(probe).text or "")]
-    return "with " + ", ".join(when) if when else "never"
+    cases = (("tool-call", "tools"), ("builtin-call", "built-in tools"), ("empty-tools", "tools=[]"),
+             ("plain", "no tools"))
+    return _where(get, cases, lambda text: "Environment: ipython" in text, "with")
 
 
 def _tools_placement(get: Callable[[str], ProbeRun]) -> str:
     run = get("tool-call")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     for turn in turns(run.text):
         if '"get_weather"' in turn.body:
             return "system message" if turn.role == "system" else f"first {turn.role} message"
@@ -67,7 +74,7 @@ def _tools_placement(get: Callable[[str], ProbeRun]) -> str:
 def _tool_role(get: Callable[[str], ProbeRun]) -> str:
     run = get("tool-call")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     roles = [t.role for t in turns(run.text) if "sunny" in t.body and t.role != "assistant"]
     return roles[0] if roles else "none"
 
@@ -75,7 +82,7 @@ def _tool_role(get: Callable[[str], ProbeRun]) -> str:
 def _call_format(get: Callable[[str], ProbeRun]) -> str:
     run = get("tool-call")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     body = next((t.body for t in turns(run.text) if t.role == "assistant" and "get_weather" in t.body), "")
     body = body.replace("<|python_tag|>", "").strip()
     if body.startswith('{"type": "function"'):
@@ -90,22 +97,20 @@ def _call_format(get: Callable[[str], ProbeRun]) -> str:
 
 
 def _end_of_message(get: Callable[[str], ProbeRun]) -> str:
-    where = [label for probe, label in (("builtin-call", "built-in calls"), ("tool-call", "custom calls"),
-                                        ("custom-call-with-builtins", "custom calls beside built-ins"))
-             if any(t.end == "<|eom_id|>" for t in turns(get(probe).text or ""))]
-    return "after " + ", ".join(where) if where else "never"
+    cases = (("builtin-call", "built-in calls"), ("tool-call", "custom calls"),
+             ("custom-call-with-builtins", "custom calls beside built-ins"))
+    return _where(get, cases, lambda text: any(t.end == "<|eom_id|>" for t in turns(text)), "after")
 
 
 def _python_tag(get: Callable[[str], ProbeRun]) -> str:
-    where = [label for probe, label in (("builtin-call", "built-in calls"), ("tool-call", "custom calls"))
-             if "<|python_tag|>" in (get(probe).text or "")]
-    return "before " + ", ".join(where) if where else "never"
+    cases = (("builtin-call", "built-in calls"), ("tool-call", "custom calls"))
+    return _where(get, cases, lambda text: "<|python_tag|>" in text, "before")
 
 
 def _content_trim(get: Callable[[str], ProbeRun]) -> str:
     run = get("whitespace")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     system = "  Be exact.\n" in run.text
     others = "\n  indented line  \n" in run.text and " answer " in run.text
     return {(True, True): "verbatim", (False, True): "trims the system message",
@@ -122,7 +127,7 @@ def _generation_prompt(get: Callable[[str], ProbeRun]) -> str:
 def _system_default(get: Callable[[str], ProbeRun]) -> str:
     run = get("plain")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     system = next((t.body for t in turns(run.text) if t.role == "system"), None)
     if system is None:
         return "no system message"
@@ -134,7 +139,7 @@ def _system_default(get: Callable[[str], ProbeRun]) -> str:
 def _images(get: Callable[[str], ProbeRun]) -> str:
     run = get("image")
     if run.text is None:
-        return _raised(run) or "?"
+        return _raised(run)
     if "<|image|>" in run.text:
         return "<|image|> per image part"
     return "written as a Python repr" if "{'type'" in run.text else "dropped"

@@ -13,7 +13,7 @@ from typing import Any
 
 from .compare import VERIFY_TODAY, Verdict, compare
 from .conversation import Conversation
-from .errors import LimitExceeded, LlamatplError, RenderError
+from .errors import LimitExceeded, LlamatplError, RenderError, SandboxViolation
 from .limits import DEFAULT_LIMITS, Limits
 from .reference import Expected, encode
 from .renderer import render_text
@@ -96,6 +96,11 @@ class ProbeRun:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def guarded(self) -> bool:
+        """The sandbox or a limit stopped the render (LT005 and LT007 report those)."""
+        return isinstance(self.error, (LimitExceeded, SandboxViolation))
 
     def line_at(self, offset: int) -> int:
         """The template line that wrote the output character at ``offset``."""

@@ -57,7 +57,7 @@ def test_loader_never_changes_what_the_template_sees(tmp_path):
     assert "content" not in conv.messages[0]
     assert conv.messages[0]["tool_calls"][0]["function"]["arguments"] == "{\"a\": 1}"
     assert conv.variables == {"custom_var": {"k": None}}
-    assert Conversation.from_data(conv.to_data()) == Conversation.from_data(conv.to_data())
+    assert Conversation.from_data(conv.to_data(), name=conv.name) == conv
     assert conv.add_generation_prompt is True
 
 

@@ -38,9 +38,23 @@ def test_bad_line_in_a_parallel_run_is_one_line_naming_it(tmp_path):
                                                             "system, user, assistant, tool, ipython"
 
 
-def test_progress_bar_goes_to_stderr_only(tmp_path):
+def test_progress_bar_is_drawn_on_a_terminal_stderr_and_stdout_stays_exact(tmp_path):
+    import os
+    import pty
+
     path, convs = _jsonl(tmp_path, 5)
-    proc = run("render", str(path), "-V", "3.0", "--progress")
+    leader, follower = pty.openpty()  # stderr is a terminal, so the bar is shown by default
+    proc = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(path), "-V", "3.0"], stdout=subprocess.PIPE,
+                          stderr=follower, text=True, timeout=300, cwd=ROOT, env={**os.environ, "COLUMNS": "100"})
+    os.close(follower)
+    drawn = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            drawn += chunk
+    except OSError:  # the terminal is gone once everything is read
+        pass
+    os.close(leader)
+    assert b"rendering" in drawn
     assert [json.loads(line) for line in proc.stdout.splitlines()] == [render(c, version="3.0") for c in convs]
 
 

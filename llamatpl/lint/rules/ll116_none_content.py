@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...errors import LimitExceeded, SandboxViolation
 from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register
@@ -37,7 +36,7 @@ class NoneContent(Rule):
             run = ctx.probe(name)
             if run is None:
                 continue
-            if isinstance(run.error, (LimitExceeded, SandboxViolation)):
+            if run.guarded:
                 return  # LT007 / LT005
             if run.error is not None:
                 yield ctx.finding(self, ctx.error_line(run.error), f"{name.replace('-', ' ')} makes the template raise: "

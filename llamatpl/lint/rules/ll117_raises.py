@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...errors import LimitExceeded, SandboxViolation
 from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register
@@ -36,7 +35,7 @@ class Raises(Rule):
         for run in ctx.probes():
             if run.error is None or run.name in COUNTED_ELSEWHERE:
                 continue
-            if isinstance(run.error, (LimitExceeded, SandboxViolation)):
+            if run.guarded:
                 continue  # LT007 / LT005
             yield ctx.finding(self, ctx.error_line(run.error), f"raises on probe '{run.name}': {run.error.reason}")
             return
