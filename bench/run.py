@@ -48,7 +48,7 @@ def bench_render(repeat: int) -> None:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     from llamatpl import load_conversation, render
-    from llamatpl.templates import resolve_template
+    from llamatpl.rendering.templates import resolve_template
 
     template = resolve_template(version="3.1")
     ratios = []
@@ -78,8 +78,8 @@ def bench_render(repeat: int) -> None:
 
 
 def bench_verify() -> None:
-    from llamatpl.search import verify_template
-    from llamatpl.templates import resolve_template
+    from llamatpl.verification.search import verify_template
+    from llamatpl.rendering.templates import resolve_template
 
     template = resolve_template(str(ROOT / "tests" / "data" / "verify" / "3.0-correct.jinja"), version="3.0")
     verify_template(template, examples=20)  # load the tokenizer first, as the CLI's start does
@@ -117,7 +117,7 @@ def _hf_loop(path: Path, folder: Path) -> float:
 
 
 def bench_scale(n: int) -> None:
-    from llamatpl.hf_export import export_tokenizer
+    from llamatpl.tokens.export import export_tokenizer
 
     work = Path(tempfile.mkdtemp(prefix="llamatpl-bench-"))
     try:

@@ -2,52 +2,67 @@
 
 The public API is re-exported here and imported on first use, so the command line starts fast::
 
-    from llamatpl import render, verify
+    from llamatpl import render, verify_conversation
     prompt = render({"messages": [{"role": "user", "content": "Hello!"}]}, version="3.1")
-    verdict = verify("official:3.1", {"messages": [{"role": "user", "content": "hi "}]})
+    verdict = verify_conversation("official:3.1", {"messages": [{"role": "user", "content": "hi "}]})
+
+Names renamed in 0.2 (``verify`` → ``verify_conversation``, ``diff`` → ``diff_templates``) and the
+module paths of 0.1 (``llamatpl.compare``, ``llamatpl.tokens``, ...) still work for one release, with
+a ``DeprecationWarning``; ``docs/architecture.md`` lists them.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from . import _compat
+from ._version import __version__
 
 _EXPORTS = {
-    "ChatTemplate": "templates",
-    "Conversation": "conversation",
-    "Limits": "limits",
+    "ChatTemplate": "rendering.templates",
+    "Conversation": "rendering.conversation",
+    "Limits": "rendering.limits",
     "LlamatplError": "errors",
-    "Report": "search",
-    "Verdict": "compare",
-    "iter_conversations": "conversation",
-    "load_conversation": "conversation",
-    "parse_tool_calls": "toolcall_parser",
-    "diff": "differ",
+    "Report": "verification.search",
+    "Verdict": "verification.compare",
+    "iter_conversations": "rendering.conversation",
+    "load_conversation": "rendering.conversation",
+    "parse_tool_calls": "toolcalls.parser",
+    "diff_templates": "diffing.differ",
     "lint_paths": "lint",
-    "render": "renderer",
-    "resolve_template": "templates",
-    "verify": "compare",
-    "verify_template": "search",
+    "render": "rendering.renderer",
+    "resolve_template": "rendering.templates",
+    "verify_conversation": "verification.compare",
+    "verify_template": "verification.search",
 }
+
+# Deprecated public names: old name -> new name (removed in 0.3).
+_RENAMED = {"verify": "verify_conversation", "diff": "diff_templates"}
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
-    from .compare import Verdict, verify
-    from .conversation import Conversation, iter_conversations, load_conversation
-    from .differ import diff
-    from .lint import lint_paths
-    from .toolcall_parser import parse_tool_calls
+    from .diffing.differ import diff_templates
     from .errors import LlamatplError
-    from .limits import Limits
-    from .renderer import render
-    from .search import Report, verify_template
-    from .templates import ChatTemplate, resolve_template
+    from .lint import lint_paths
+    from .rendering.conversation import Conversation, iter_conversations, load_conversation
+    from .rendering.limits import Limits
+    from .rendering.renderer import render
+    from .rendering.templates import ChatTemplate, resolve_template
+    from .toolcalls.parser import parse_tool_calls
+    from .verification.compare import Verdict, verify_conversation
+    from .verification.search import Report, verify_template
+
+_compat.install(__name__)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        new = _RENAMED[name]
+        warnings.warn(f"llamatpl.{name} is deprecated; use llamatpl.{new}", DeprecationWarning, stacklevel=2)
+        return __getattr__(new)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'llamatpl' has no attribute {name!r}")

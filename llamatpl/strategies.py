@@ -9,6 +9,6 @@
 Every option is keyword-only; examples shrink towards fewer turns, no tools and plain content.
 """
 
-from ._strategies import contents, conversations, messages, tool_calls, tools
+from .verification.strategies import contents, conversations, messages, tool_calls, tools
 
 __all__ = ["contents", "conversations", "messages", "tool_calls", "tools"]

@@ -64,6 +64,6 @@ def hf_render(tokenizer: Any, template: str, data: dict[str, Any]) -> str:
 def hf_llama_folder(tmp_path_factory) -> Path:
     """Meta's 3.1 tokenizer exported in transformers' format (offline), with the official template."""
     pytest.importorskip("transformers")
-    from llamatpl.hf_export import export_tokenizer
+    from llamatpl.tokens.export import export_tokenizer
 
     return export_tokenizer("3.1", tmp_path_factory.mktemp("llama31"))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from llamatpl.conversation import Conversation, iter_conversations, load_conversation
+from llamatpl.rendering.conversation import Conversation, iter_conversations, load_conversation
 from llamatpl.errors import InputError
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from llamatpl.differ import diff, token_delta
+from llamatpl.diffing.differ import diff_templates as diff, token_delta
 
 REQUIRED = {"bos", "knowledge_date", "today_date_default", "environment_ipython", "tools_placement",
             "tool_role_header", "tool_call_format", "end_of_message_token", "python_tag", "content_trim",

@@ -13,10 +13,10 @@ import pytest
 CHILD = r"""
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-from llamatpl.conversation import Conversation
+from llamatpl.rendering.conversation import Conversation
 from llamatpl.errors import LlamatplError
-from llamatpl.limits import Limits
-from llamatpl.renderer import render_text
+from llamatpl.rendering.limits import Limits
+from llamatpl.rendering.renderer import render_text
 conv = Conversation.from_data({"messages": [{"role": "user", "content": "hi"}]})
 try:
     out = render_text(sys.argv[1], conv, special_tokens={}, limits=Limits(seconds=2))

@@ -148,8 +148,8 @@ def test_rules_command_lists_and_explains():
 
 
 def test_caps_by_probing():
-    from llamatpl.caps import capabilities
-    from llamatpl.templates import resolve_template
+    from llamatpl.probes.caps import capabilities
+    from llamatpl.rendering.templates import resolve_template
 
     official = {c.name: c.supported for c in capabilities(resolve_template("official:3.1"))}
     assert official["tools"] and official["tool_calls"] and not official["parallel_tool_calls"]

@@ -5,8 +5,8 @@ from dataclasses import replace
 
 from hypothesis import given
 
-from llamatpl.conversation import Conversation
-from llamatpl.reference import encode
+from llamatpl.rendering.conversation import Conversation
+from llamatpl.verification.reference import encode
 from llamatpl.strategies import conversations
 from llamatpl.tokens import get_tokenizer
 from test_tokens import GOLDEN_31_HELLO

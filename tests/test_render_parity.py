@@ -27,9 +27,9 @@ def _both(hf_tokenizer, template: str, data: dict):
 def _render(template: str, data: dict) -> str:
     import transformers
 
-    from llamatpl.conversation import Conversation
-    from llamatpl.renderer import render_text
-    from llamatpl.templates import DEFAULT_SPECIAL_TOKENS
+    from llamatpl.rendering.conversation import Conversation
+    from llamatpl.rendering.renderer import render_text
+    from llamatpl.rendering.templates import DEFAULT_SPECIAL_TOKENS
 
     # match the installed release: its input rules changed in 5.21 and 5.23
     return render_text(template, Conversation.from_data(data), special_tokens=DEFAULT_SPECIAL_TOKENS,

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, ROOT
 from llamatpl import parse_tool_calls, render
 from llamatpl.lint import lint_paths
-from llamatpl.search import verify_template
+from llamatpl.verification.search import verify_template
 from llamatpl.strategies import tool_calls
-from llamatpl.templates import resolve_template
-from llamatpl.toolcall_parser import ToolCallParseError
+from llamatpl.rendering.templates import resolve_template
+from llamatpl.toolcalls.parser import ToolCallParseError
 
 
 @pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])

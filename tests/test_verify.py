@@ -9,9 +9,9 @@ import pytest
 
 from conftest import ROOT
 from llamatpl import strategies
-from llamatpl.compare import CATEGORIES, verify
-from llamatpl.search import verify_template
-from llamatpl.templates import resolve_template
+from llamatpl.verification.compare import CATEGORIES, verify_conversation as verify
+from llamatpl.verification.search import verify_template
+from llamatpl.rendering.templates import resolve_template
 
 DATA = Path(__file__).parent / "data" / "verify"
 
@@ -103,7 +103,7 @@ def test_strategies_public_surface():
 
 
 def test_runaway_template_fails_as_raises_after_one_deadline(tmp_path):
-    from llamatpl.limits import Limits
+    from llamatpl.rendering.limits import Limits
 
     path = tmp_path / "loop.jinja"
     path.write_text("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}")

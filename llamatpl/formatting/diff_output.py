@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from ..differ import DiffReport
+from ..diffing.differ import DiffReport
 
 
 def write_json(report: DiffReport, out: TextIO) -> None:

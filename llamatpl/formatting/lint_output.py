@@ -105,8 +105,8 @@ class SarifFormatter(Formatter):
         })
 
     def stop(self) -> None:
-        from .. import __version__
-        from ..lint.registry import all_rules
+        from .._version import __version__
+        from ..lint.catalog import all_rules
 
         rules = [{"id": r.code, "name": r.name, "shortDescription": {"text": r.summary()},
                   "defaultConfiguration": {"level": self._LEVEL[r.severity]}} for r in all_rules()]

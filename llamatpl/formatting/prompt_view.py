@@ -10,7 +10,7 @@ import re
 
 from rich.text import Text
 
-from ..tokens import SPECIAL_TOKEN_TEXT
+from ..tokens.tokenizer import SPECIAL_TOKEN_TEXT
 
 _STYLES = {
     "<|begin_of_text|>": "bold green",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from ..batch import Rendered, record
-from ..templates import ChatTemplate
+from ..rendering.jsonl import Rendered, record
+from ..rendering.templates import ChatTemplate
 
 FORMATS = ("text", "pretty", "ids", "json")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from ..search import Report
-from ..tokens import get_tokenizer
+from ..verification.search import Report
+from ..tokens.tokenizer import get_tokenizer
 from .visible import snippet, visible
 
 

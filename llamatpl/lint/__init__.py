@@ -7,7 +7,8 @@
 
 from .config import LintConfig, find_config
 from .finding import Finding
-from .registry import Rule, all_rules, get_rule, select_rules
+from .catalog import all_rules, get_rule, select_rules
+from .rule import Rule
 from .runner import Source, lint_paths, lint_source
 
 __all__ = ["Finding", "LintConfig", "Rule", "Source", "all_rules", "find_config", "get_rule", "lint_paths",

@@ -5,20 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import jinja2
 from jinja2 import meta, nodes
 
-from ..environment import ENVIRONMENT
+from ..rendering.environment import ENVIRONMENT
 from ..errors import LlamatplError, RenderError
-from ..limits import Limits
-from ..probes import ProbeRun, ProbeSet
-from ..tokens import special_tokens
-from .finding import Finding
-
-if TYPE_CHECKING:
-    from .registry import Rule
+from ..rendering.limits import Limits
+from ..probes.run import ProbeRun, ProbeSet
+from ..tokens.tokenizer import special_tokens
+from .finding import Finding, RuleIdentity
 
 N = TypeVar("N", bound=nodes.Node)
 
@@ -63,7 +60,7 @@ class LintContext:
     @cached_property
     def compile_error(self) -> LlamatplError | None:
         """Why the template cannot be rendered at all (bad syntax, an unknown filter), if it cannot."""
-        from ..environment import compile_template
+        from ..rendering.environment import compile_template
 
         try:
             compile_template(self.source)
@@ -134,7 +131,7 @@ class LintContext:
     def error_line(self, error: RenderError | None) -> int:
         return (error.line if error is not None and error.line else None) or 1
 
-    def finding(self, rule: type[Rule] | Rule, line: int | None, message: str, column: int | None = None) -> Finding:
+    def finding(self, rule: RuleIdentity, line: int | None, message: str, column: int | None = None) -> Finding:
         line = line or 1
         if self.line_map is not None:
             line, where = self.line_map(line)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from .registry import Rule, all_rules
+from .catalog import all_rules
+from .rule import Rule
 
 
 def rule_doc(rule: type[Rule]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -22,3 +22,16 @@ class Finding(NamedTuple):
     def fails(self) -> bool:
         """Errors and warnings fail a lint run (exit 1); infos do not."""
         return self.severity in ("error", "warning")
+
+
+class RuleIdentity(Protocol):
+    """What a finding needs to know of the rule that made it (a rule class or instance)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...

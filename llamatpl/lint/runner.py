@@ -16,7 +16,8 @@ from ..errors import LlamatplError
 from ..versions import detect_version, normalize_version
 from .context import LintContext
 from .finding import Finding
-from .registry import Rule, select_rules
+from .catalog import select_rules
+from .rule import Rule
 from .suppress import Suppressions
 
 _NAMES = ("tokenizer_config.json", "chat_template.json", "chat_template.jinja")
@@ -117,7 +118,7 @@ def _sources(path: Path) -> Iterator[Source]:
     if path.suffix == ".json":
         yield from _json_sources(path)
     elif path.suffix == ".gguf":
-        from ..templates import resolve_template
+        from ..rendering.templates import resolve_template
 
         tpl = resolve_template(shown)
         yield Source(shown, tpl.text)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...turns import turns
+from ...probes.turns import turns
 from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from jinja2 import nodes
 
-from ...environment import ENVIRONMENT
+from ...rendering.environment import ENVIRONMENT
 from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ...compare import VERIFY_TODAY, first_difference
-from ...renderer import template_context
-from ...templates import DEFAULT_SPECIAL_TOKENS
+from ...verification.compare import VERIFY_TODAY, first_difference
+from ...rendering.renderer import template_context
+from ...rendering.templates import DEFAULT_SPECIAL_TOKENS
 from ..context import LintContext
 from ..finding import Finding
 from ..registry import Rule, register

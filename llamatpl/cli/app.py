@@ -1,0 +1,72 @@
+"""The typer app, the options several commands share, and the helpers they share."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from .._version import __version__
+
+if TYPE_CHECKING:
+    from ..rendering.templates import ChatTemplate
+    from ..tokens.tokenizer import UserTokenizer
+
+app = typer.Typer(
+    name="llamatpl",
+    help="Render, diff, lint and verify Llama 3.x chat templates.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+TemplateOpt = Annotated[Optional[str], typer.Option(
+    "--template", "-t", help="official:3.1, tuned:3.2, a .jinja file, tokenizer_config.json, model folder or .gguf.")]
+VersionOpt = Annotated[Optional[str], typer.Option(
+    "--version", "-V", help="Llama version (3.0, 3.1, 3.2, 3.2-vision); alone it means the official template.")]
+TodayOpt = Annotated[Optional[str], typer.Option(
+    "--today", help="Pin strftime_now to this date (YYYY-MM-DD) for reproducible renders.")]
+TokenizerOpt = Annotated[Optional[str], typer.Option(
+    "--tokenizer", help="Your own tokenizer.json or local model folder (through transformers) instead of Meta's.")]
+
+
+class RenderFormat(str, Enum):
+    text = "text"
+    pretty = "pretty"
+    ids = "ids"
+    json = "json"
+
+
+class TextOrJson(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"llamatpl {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show llamatpl's version and exit.")] = False,
+) -> None:
+    """Render, diff, lint and verify Llama 3.x chat templates."""
+
+
+def user_tokenizer(path: str | None) -> UserTokenizer | None:
+    from ..tokens.tokenizer import UserTokenizer
+
+    return UserTokenizer(path) if path else None
+
+
+def say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
+    """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
+    if tpl.version_reason.startswith("detected") and fmt != "pretty":
+        sys.stderr.write(f"{tpl.name}: assuming Llama {tpl.version} ({tpl.version_reason}); "
+                         "pass --version to choose\n")

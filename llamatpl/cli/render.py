@@ -1,0 +1,105 @@
+"""``llamatpl render``: one conversation to its exact bytes, or a JSONL file to one result a line."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from ..errors import LlamatplError
+from .app import RenderFormat, TemplateOpt, TodayOpt, TokenizerOpt, VersionOpt, app, say_assumed_version, user_tokenizer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..rendering.jsonl import Item, RenderJob
+
+
+@app.command()
+def render(
+    conversation: Annotated[str, typer.Argument(help="Conversation JSON or JSONL file, or - for stdin.")],
+    template: TemplateOpt = None,
+    version: VersionOpt = None,
+    format: Annotated[Optional[RenderFormat], typer.Option(
+        "--format", "-f", help="text (exact bytes; default when piped), pretty (default in a terminal), ids, json.")] = None,
+    today: TodayOpt = None,
+    no_generation_prompt: Annotated[bool, typer.Option(
+        "--no-generation-prompt", help="Render without the trailing assistant header.")] = False,
+    tokenizer: TokenizerOpt = None,
+    add_special_tokens: Annotated[bool, typer.Option(
+        "--add-special-tokens", help="Tokenize as a pipeline that adds special tokens again would (shows double BOS).")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a JSONL file.")] = 1,
+    progress: Annotated[Optional[bool], typer.Option(
+        "--progress/--no-progress", help="Progress bar on stderr for JSONL (default: when stderr is a terminal).")] = None,
+    transformers: Annotated[str, typer.Option(
+        "--transformers", help="The transformers release whose apply_chat_template to match (null keys: 5.23+).")] = "5.23",
+) -> None:
+    """Render a conversation to its exact prompt.
+
+    The bytes transformers' apply_chat_template builds; or token ids, as a server tokenizes them.
+    """
+    import itertools
+
+    from ..rendering.jsonl import RenderJob
+    from ..rendering.conversation import iter_conversations, numbered_lines
+    from ..formatting.render_output import write_single
+    from ..rendering.limits import limits_from_env
+    from ..rendering.renderer import parse_today
+    from ..rendering.templates import resolve_template
+    from ..tokens.tokenizer import has_double_bos
+
+    fmt = (format.value if format else ("pretty" if sys.stdout.isatty() else "text"))
+    tpl = resolve_template(template, version=version)
+    job = RenderJob(tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
+                    generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
+                    tokenizer=user_tokenizer(tokenizer), add_special_tokens=add_special_tokens,
+                    transformers=transformers)
+    if conversation.endswith((".jsonl", ".ndjson")):
+        _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
+                     sys.stderr.isatty() if progress is None else progress)
+        return
+    convs = iter_conversations(conversation)
+    first = next(convs, None)
+    if first is None:
+        raise LlamatplError(f"{conversation}: holds no conversation")
+    second = next(convs, None)
+    if second is not None:  # several JSON values on stdin: one line each, as for JSONL
+        _render_many(conversation, itertools.chain([first, second], convs), job, fmt, jobs,
+                     sys.stderr.isatty() if progress is None else progress)
+        return
+    rendered = job.render(first)
+    write_single(rendered, tpl, fmt, sys.stdout)
+    sys.stdout.flush()
+    say_assumed_version(tpl, fmt)
+    if rendered.ids is not None and has_double_bos(rendered.ids):
+        sys.stderr.write("warning: the ids start with <|begin_of_text|> twice: the template writes BOS and the "
+                         "tokenizer adds another; tokenize rendered prompts with add_special_tokens=False\n")
+
+
+def _render_many(path: str, conversations: Iterable[Item], job: RenderJob, fmt: str, jobs: int,
+                 show_progress: bool) -> None:
+    """JSONL out: one JSON value a line, streamed, with an optional progress bar on stderr."""
+    from ..rendering.jsonl import render_lines
+
+    if not show_progress:
+        for line in render_lines(conversations, job, fmt, jobs=jobs):
+            sys.stdout.write(line + "\n")
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    total = _count_lines(path)
+    # rich would otherwise capture sys.stdout and print the output lines to the terminal (stderr)
+    with Progress(console=Console(file=sys.stderr), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:
+        task = bar.add_task("rendering", total=total)
+        for line in render_lines(conversations, job, fmt, jobs=jobs, progress=lambda n: bar.advance(task, n)):
+            sys.stdout.write(line + "\n")
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))

@@ -1,0 +1,48 @@
+"""``llamatpl verify``: search for a conversation the template renders differently from Meta's reference."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import EXIT_FINDINGS, EXIT_OK
+from .app import TextOrJson, TokenizerOpt, VersionOpt, app, user_tokenizer
+
+
+@app.command()
+def verify(
+    template: Annotated[str, typer.Argument(help="Template to verify: official:3.1, tuned:3.2, a file or folder.")],
+    version: VersionOpt = None,
+    examples: Annotated[int, typer.Option("--examples", "-n", min=1, help="Conversations to generate.")] = 100,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for a reproducible search.")] = 0,
+    conversation: Annotated[Optional[str], typer.Option(
+        "--conversation", "-c", help="Check these conversations (JSON or JSONL) instead of generating.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on inherent token differences too.")] = False,
+    dialect: Annotated[Optional[str], typer.Option(
+        "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
+    format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
+    tokenizer: TokenizerOpt = None,
+) -> None:
+    """Verify a template token-exact against Meta's reference.
+
+    Searches generated conversations for one that breaks the template, and shows the smallest.
+    Exit 0 clean, 1 a counterexample, 2 bad input.
+    """
+    from ..rendering.conversation import iter_conversations
+    from ..formatting.verify_output import write_json, write_text
+    from ..rendering.limits import limits_from_env
+    from ..verification.search import verify_template
+    from ..rendering.templates import resolve_template
+
+    tpl = resolve_template(template, version=version)
+    convs = iter_conversations(conversation) if conversation else None
+    report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
+                             dialect=dialect, conversations=convs, tokenizer=user_tokenizer(tokenizer),
+                             limits=limits_from_env())
+    if format is TextOrJson.json:
+        write_json(report, sys.stdout)
+    else:
+        write_text(report, sys.stdout, seed=None if conversation else seed)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FINDINGS)

@@ -1,0 +1,130 @@
+"""What changes between two templates: features found by probing, then text and tokens per conversation.
+
+    from llamatpl import diff_templates
+    report = diff_templates("3.0", "3.1")
+    report.changed_features, [c.token_delta for c in report.conversations]
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..verification.compare import VERIFY_TODAY, first_difference
+from ..rendering.conversation import Conversation, load_conversation
+from ..errors import RenderError
+from ..probes.features import features
+from ..rendering.renderer import render_text
+from ..rendering.templates import ChatTemplate, resolve_template
+from ..resources import bundled_dir
+from ..tokens.tokenizer import get_tokenizer
+
+
+@dataclass(frozen=True)
+class ConversationDiff:
+    name: str
+    a: str | None  # rendered prompt, or None when the template raised
+    b: str | None
+    a_error: str | None = None
+    b_error: str | None = None
+    token_delta: dict[str, int] | None = None
+
+    @property
+    def identical(self) -> bool:
+        return self.a == self.b and self.a_error == self.b_error
+
+    def unified(self, a_name: str, b_name: str) -> str:
+        """A unified diff of the two prompts, split after each newline and each end token."""
+        if self.identical:
+            return ""
+        left = _lines(self.a, self.a_error)
+        right = _lines(self.b, self.b_error)
+        return "".join(difflib.unified_diff(left, right, a_name, b_name, n=2))
+
+
+@dataclass
+class DiffReport:
+    a: ChatTemplate
+    b: ChatTemplate
+    features: dict[str, dict[str, str]] = field(default_factory=dict)
+    conversations: list[ConversationDiff] = field(default_factory=list)
+
+    @property
+    def changed_features(self) -> dict[str, dict[str, str]]:
+        return {k: v for k, v in self.features.items() if v["a"] != v["b"]}
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.changed_features) or any(not c.identical for c in self.conversations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "a": self.a.name, "b": self.b.name, "features": self.features,
+            "conversations": [{"name": c.name, "identical": c.identical, "token_delta": c.token_delta,
+                               "a_error": c.a_error, "b_error": c.b_error,
+                               "diff": c.unified(self.a.name, self.b.name)} for c in self.conversations],
+        }
+
+
+_LINE = re.compile(r".*?(?:\n|<\|eot_id\|>|<\|eom_id\|>)|.+", re.S)
+
+
+def _lines(text: str | None, error: str | None) -> list[str]:
+    """Diff lines: the prompt split after each newline and each end token (a newline added for display)."""
+    if text is None:
+        return [f"(template raised: {error})\n"]
+    return [m.group() if m.group().endswith("\n") else m.group() + "\n" for m in _LINE.finditer(text)]
+
+
+def fixture_battery() -> list[Conversation]:
+    """The bundled fixture conversations, by name."""
+    folder = bundled_dir("fixtures")
+    return [replace(load_conversation(str(p)), name=p.stem) for p in sorted(folder.glob("*.json"))]
+
+
+def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversations: Iterable[Conversation] | None = None) -> DiffReport:
+    """Compare two templates (versions, names or paths) by feature, then per conversation."""
+    ta = a if isinstance(a, ChatTemplate) else resolve_template(a)
+    tb = b if isinstance(b, ChatTemplate) else resolve_template(b)
+    report = DiffReport(ta, tb)
+    fa, fb = features(ta), features(tb)
+    report.features = {k: {"a": fa[k], "b": fb[k]} for k in fa}
+    for conv in (fixture_battery() if conversations is None else conversations):
+        report.conversations.append(_compare(ta, tb, conv))
+    return report
+
+
+def _render(template: ChatTemplate, conv: Conversation) -> tuple[str | None, str | None]:
+    try:
+        return render_text(template.text_for(has_tools=conv.tools is not None), conv,
+                           special_tokens=template.special_tokens, today=VERIFY_TODAY, name=template.name), None
+    except RenderError as exc:
+        return None, exc.reason
+
+
+def _compare(ta: ChatTemplate, tb: ChatTemplate, conv: Conversation) -> ConversationDiff:
+    a, a_error = _render(ta, conv)
+    b, b_error = _render(tb, conv)
+    delta = None
+    if a is not None and b is not None and a != b:
+        ids_a = get_tokenizer(ta.version).encode_prompt(a)
+        ids_b = get_tokenizer(tb.version).encode_prompt(b)
+        delta = token_delta(ids_a, ids_b)
+    return ConversationDiff(conv.name, a, b, a_error, b_error, delta)
+
+
+def token_delta(a: list[int], b: list[int]) -> dict[str, int] | None:
+    """How two token sequences differ: lengths, first divergence, tokens added and removed."""
+    first = first_difference(a, b)
+    if first is None:
+        return None
+    added = removed = 0
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("replace", "delete"):
+            removed += i2 - i1
+        if op in ("replace", "insert"):
+            added += j2 - j1
+    return {"a_tokens": len(a), "b_tokens": len(b), "first_divergence": first, "added": added, "removed": removed}

@@ -1,0 +1,34 @@
+"""The base class of every lint rule.
+
+A rule is a class in its own module under ``llamatpl/lint/rules/``; its docstring is its
+documentation (what it checks, why, an anti-pattern and a best practice), which ``llamatpl rules``
+and ``docs/rules.md`` show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
+
+from ..versions import VERSIONS
+
+if TYPE_CHECKING:
+    from .context import LintContext
+    from .finding import Finding
+
+
+class Rule:
+    """Base of every rule. Subclasses set ``code``, ``name``, ``severity`` and implement :meth:`check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[str]
+    versions: ClassVar[tuple[str, ...]] = VERSIONS
+    needs_parse: ClassVar[bool] = True  # most rules have nothing to say about a template that does not parse
+
+    def check(self, ctx: LintContext) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    @classmethod
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().split("\n", 1)[0]

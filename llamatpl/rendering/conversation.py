@@ -1,0 +1,284 @@
+"""Conversations: the typed model, and loading JSON, JSONL or stdin with validation that names the place.
+
+A conversation file is a JSON object ``{"messages": [...], "tools": [...], "documents": [...],
+"add_generation_prompt": true, "continue_final_message": false, ...}``; every other top-level key is
+a template variable (``date_string``, ``builtin_tools``, ...), as transformers passes ``**kwargs``.
+A bare JSON list is the messages. A ``.jsonl`` file (or stdin holding several JSON values, one a
+line) holds one conversation a line.
+
+The loader validates but never changes what the template will see: a string ``arguments`` stays a
+string, a missing ``content`` stays missing, unknown keys pass through.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+ROLES = ("system", "user", "assistant", "tool", "ipython")
+RESERVED_KEYS = ("messages", "tools", "documents", "add_generation_prompt", "continue_final_message")
+_VARIABLE_TYPES: dict[str, tuple[type, str]] = {
+    "date_string": (str, "a string"),
+    "tools_in_user_message": (bool, "true or false"),
+    "builtin_tools": (list, "a list of tool names"),
+    "custom_tools": (list, "a list of tool definitions"),
+}
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """What a chat template is rendered with: messages, tools, documents, flags and extra variables.
+
+    ``variables`` holds every other top-level key of the file; they are passed to the template as
+    keyword variables and override the tokenizer's special tokens (``bos_token``...) when named so.
+    """
+
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    documents: list[dict[str, Any]] | None = None
+    add_generation_prompt: bool = True
+    continue_final_message: bool | str = False
+    variables: dict[str, Any] = field(default_factory=dict)
+    name: str = "conversation"
+
+    @classmethod
+    def from_data(cls, data: Any, *, name: str = "conversation") -> Conversation:
+        """Validate parsed JSON (an object or a bare message list) and build a conversation.
+
+        Raises :class:`~llamatpl.errors.InputError` naming ``name`` and the JSON path of the problem.
+        """
+        if isinstance(data, Conversation):
+            return data
+        if isinstance(data, list):
+            _check_messages(data, name, "")
+            return cls(messages=data, name=name)
+        if not isinstance(data, Mapping):
+            raise InputError(f"{name}: expected a JSON object with \"messages\", or a list of messages")
+        if "messages" not in data:
+            raise InputError(f"{name}: messages: missing (a list of chat messages)")
+        _check_messages(data["messages"], name, "messages")
+        tools = data.get("tools")
+        documents = data.get("documents")
+        _check_object_list(tools, name, "tools", "tool definition")
+        _check_object_list(documents, name, "documents", "document")
+        cfm = data.get("continue_final_message", False)
+        if not isinstance(cfm, (bool, str)):
+            raise InputError(f"{name}: continue_final_message: expected true, false or a field name")
+        agp = data.get("add_generation_prompt", not cfm)
+        if not isinstance(agp, bool):
+            raise InputError(f"{name}: add_generation_prompt: expected true or false")
+        variables = {k: v for k, v in data.items() if k not in RESERVED_KEYS}
+        for key, (kind, words) in _VARIABLE_TYPES.items():
+            if key in variables and not isinstance(variables[key], kind):
+                raise InputError(f"{name}: {key}: expected {words}")
+        return cls(
+            messages=data["messages"],
+            tools=tools,
+            documents=documents,
+            add_generation_prompt=agp,
+            continue_final_message=cfm,
+            variables=variables,
+            name=name,
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        """The conversation as a JSON-able object that :meth:`from_data` reads back unchanged."""
+        data: dict[str, Any] = {"messages": self.messages}
+        if self.tools is not None:
+            data["tools"] = self.tools
+        if self.documents is not None:
+            data["documents"] = self.documents
+        data["add_generation_prompt"] = self.add_generation_prompt
+        if self.continue_final_message:
+            data["continue_final_message"] = self.continue_final_message
+        data.update(self.variables)
+        return data
+
+
+def _where(prefix: str, index: int) -> str:
+    return f"{prefix}[{index}]"
+
+
+def _check_object_list(value: Any, name: str, path: str, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise InputError(f"{name}: {path}: expected a list of {what}s")
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise InputError(f"{name}: {_where(path, i)}: expected an object ({what})")
+
+
+def _check_messages(messages: Any, name: str, path: str) -> None:
+    if not isinstance(messages, list):
+        raise InputError(f"{name}: {path or 'messages'}: expected a list of messages")
+    if not messages:
+        raise InputError(f"{name}: {path or 'messages'}: is empty (a conversation needs a message)")
+    for i, message in enumerate(messages):
+        _check_message(message, name, _where(path, i))
+
+
+def _check_message(message: Any, name: str, path: str) -> None:
+    if not isinstance(message, Mapping):
+        raise InputError(f"{name}: {path}: expected an object with \"role\" and \"content\"")
+    role = message.get("role")
+    if role is None:
+        raise InputError(f"{name}: {path}.role: missing")
+    if role not in ROLES:
+        raise InputError(f"{name}: {path}.role: {role!r} is not one of {', '.join(ROLES)}")
+    if "content" in message:
+        _check_content(message["content"], role, name, f"{path}.content")
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if role != "assistant":
+            raise InputError(f"{name}: {path}.tool_calls: only assistant messages make tool calls")
+        if not isinstance(calls, list):
+            raise InputError(f"{name}: {path}.tool_calls: expected a list of tool calls")
+        for j, call in enumerate(calls):
+            _check_tool_call(call, name, _where(f"{path}.tool_calls", j))
+    call_id = message.get("tool_call_id")
+    if call_id is not None and not isinstance(call_id, str):
+        raise InputError(f"{name}: {path}.tool_call_id: expected a string")
+
+
+def _check_content(content: Any, role: str, name: str, path: str) -> None:
+    if content is None or isinstance(content, str):
+        return
+    if role in ("tool", "ipython"):
+        return  # a tool result may be any JSON value; the templates JSON-encode it
+    if not isinstance(content, list):
+        raise InputError(f"{name}: {path}: expected a string, null or a list of content parts")
+    for k, part in enumerate(content):
+        where = _where(path, k)
+        if not isinstance(part, Mapping):
+            raise InputError(f"{name}: {where}: expected a content part object with \"type\"")
+        kind = part.get("type")
+        if not isinstance(kind, str):
+            raise InputError(f"{name}: {where}.type: missing (\"text\", \"image\", ...)")
+        if kind == "text" and not isinstance(part.get("text"), str):
+            raise InputError(f"{name}: {where}.text: expected a string")
+
+
+def _check_tool_call(call: Any, name: str, path: str) -> None:
+    if not isinstance(call, Mapping):
+        raise InputError(f"{name}: {path}: expected an object with \"function\"")
+    function = call.get("function")
+    if not isinstance(function, Mapping):
+        raise InputError(f"{name}: {path}.function: expected an object with \"name\" and \"arguments\"")
+    if not isinstance(function.get("name"), str):
+        raise InputError(f"{name}: {path}.function.name: expected a string")
+    if "arguments" not in function:
+        raise InputError(f"{name}: {path}.function.arguments: missing")
+    arguments = function["arguments"]
+    if isinstance(arguments, str):
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            raise InputError(f"{name}: {path}.function.arguments: not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise InputError(f"{name}: {path}.function.arguments: not a JSON object")
+    elif not isinstance(arguments, Mapping):
+        raise InputError(f"{name}: {path}.function.arguments: expected an object or a JSON string")
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+
+def _read_text(path: str) -> tuple[str, str]:
+    """Return (display name, text) for a path or ``-`` (stdin)."""
+    if path == "-":
+        return "<stdin>", sys.stdin.read()
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a conversation file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return path, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def _parse_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _is_jsonl(path: str, text: str) -> bool:
+    if path.endswith((".jsonl", ".ndjson")):
+        return True
+    if path.endswith(".json"):
+        return False
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return exc.msg == "Extra data"
+    return False
+
+
+def iter_conversations(path: str) -> Iterator[Conversation]:
+    """Yield the conversations in a JSON file (one), a JSONL file (one a line) or ``-`` (stdin).
+
+    JSONL lines are parsed lazily, so a large file streams in constant memory; blank lines are
+    skipped; errors name the line (``data.jsonl:12: messages[0].role: missing``).
+    """
+    if path != "-" and path.endswith((".jsonl", ".ndjson")):
+        yield from _iter_jsonl_file(path)
+        return
+    shown, text = _read_text(path)
+    if _is_jsonl(path, text):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield parse_line(f"{shown}:{number}", line)
+        return
+    yield Conversation.from_data(_parse_json(text, shown), name=shown)
+
+
+def _iter_jsonl_file(path: str) -> Iterator[Conversation]:
+    for where, line in numbered_lines(path):
+        yield parse_line(where, line)
+
+
+def numbered_lines(path: str) -> Iterator[tuple[str, str]]:
+    """The non-blank lines of a JSONL file, lazily, each with its place (``data.jsonl:12``)."""
+    try:
+        handle = open(path, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a conversation file") from None
+    with handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield f"{path}:{number}", line
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def parse_line(where: str, line: str) -> Conversation:
+    """One JSONL line as a conversation; errors name ``where``."""
+    return Conversation.from_data(_parse_json(line, where), name=where)
+
+
+def load_conversation(path: str) -> Conversation:
+    """Load exactly one conversation from a JSON file or stdin."""
+    conversations = iter_conversations(path)
+    first = next(conversations, None)
+    if first is None:
+        raise InputError(f"{path}: holds no conversation")
+    if next(conversations, None) is not None:
+        raise InputError(f"{path}: holds several conversations; expected one")
+    return first

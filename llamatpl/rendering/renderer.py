@@ -1,0 +1,261 @@
+"""Render a conversation through a chat template, byte-identical to transformers' ``apply_chat_template``.
+
+What transformers does around the Jinja call is mirrored too, since it changes the bytes: the
+tokenizer's special tokens are passed as variables and the conversation's own variables override
+them, and ``continue_final_message`` renders the last message open by cutting the output at a
+marker. Two input rules depend on the transformers release being matched (``transformers=``):
+from 5.21 reasoning fields are aliased (``thinking`` / ``reasoning_content``); from 5.23 message
+keys whose value is ``None`` are dropped (so ``"content": null`` reads as undefined, not ``None``).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+from collections.abc import Mapping
+from datetime import date
+from types import TracebackType
+from typing import Any
+
+import jinja2
+
+from . import limits as _limits
+from .conversation import Conversation
+from .environment import ENVIRONMENT, compile_template, pinned_today, restore_today
+from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
+from .templates import ChatTemplate, resolve_template
+
+_CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+TRANSFORMERS = "5.23"  # the transformers release whose apply_chat_template is matched by default
+_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+_REASONING_KEYS = frozenset(_REASONING_FIELDS)
+
+
+def render(
+    conversation: Conversation | Mapping[str, Any] | list[Any],
+    *,
+    version: str | None = None,
+    template: str | ChatTemplate | None = None,
+    today: date | str | None = None,
+    limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+    transformers: str = TRANSFORMERS,
+) -> str:
+    """Render ``conversation`` to the exact prompt text a server would tokenize.
+
+    ``template`` is a name (``official:3.1``, ``tuned:3.2``), a path, or a resolved
+    :class:`~llamatpl.templates.ChatTemplate`; ``version`` alone means the official template of that
+    version. ``today`` pins ``strftime_now`` (a ``date`` or ``"YYYY-MM-DD"``); by default the clock
+    is read, as transformers does. ``transformers`` names the release whose
+    ``apply_chat_template`` to match byte for byte (its input rules changed in 5.21 and 5.23).
+    Raises :class:`~llamatpl.errors.RenderError` when the template raises,
+    :class:`~llamatpl.errors.LimitExceeded` when it passes ``limits``.
+    """
+    conv = Conversation.from_data(conversation)
+    tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
+    return render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
+                       special_tokens=tpl.special_tokens, today=parse_today(today), limits=limits,
+                       name=tpl.name, transformers=transformers)
+
+
+def parse_today(today: date | str | None) -> date | None:
+    """Accept a ``date`` or an ISO ``YYYY-MM-DD`` string."""
+    if today is None or isinstance(today, date):
+        return today
+    try:
+        return date.fromisoformat(today)
+    except ValueError:
+        raise InputError(f"--today: {today!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def render_text(
+    template_text: str,
+    conversation: Conversation,
+    *,
+    special_tokens: Mapping[str, str],
+    today: date | None = None,
+    limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+    name: str = "template",
+    trace: list[tuple[int, int]] | None = None,
+    transformers: str = TRANSFORMERS,
+) -> str:
+    """Render raw template text; the engine under :func:`render`, used by verify, lint and diff.
+
+    With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
+    """
+    try:
+        compiled = compile_template(template_text)
+    except InvalidTemplate as exc:
+        raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
+    messages = _template_messages(conversation, *_input_rules(transformers))
+    cfm = conversation.continue_final_message
+    if cfm and conversation.add_generation_prompt:
+        raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
+                         "cannot both be true")
+    field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
+    context = template_context(conversation, special_tokens, messages, with_globals=True)
+    today_token = pinned_today(today) if today is not None else None
+    budget_token = _limits.start(limits)
+    try:
+        out = _generate(compiled, context, limits.max_chars, trace)
+    except RenderError as exc:
+        line = exc.line or template_line(exc.__traceback__)
+        where = f"{name} line {line}" if line else name
+        raise type(exc)(f"{where}: {exc.message}", line=line, reason=exc.reason) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise _located(SandboxViolation, name, "sandbox violation", exc) from None
+    except jinja2.exceptions.TemplateError as exc:
+        raise _located(RenderError, name, "template error", exc) from None
+    except RecursionError as exc:
+        raise _located(LimitExceeded, name, "recursion limit", exc, reason="recursed too deep") from None
+    except MemoryError as exc:
+        raise _located(LimitExceeded, name, "memory limit", exc, reason="ran out of memory") from None
+    except Exception as exc:  # noqa: BLE001 - any error a template causes is the template's
+        raise _located(RenderError, name, type(exc).__name__, exc) from None
+    finally:
+        _limits.stop(budget_token)
+        if today_token is not None:
+            restore_today(today_token)
+    return _cut_at_marker(out, last_text, conversation.name) if field else out
+
+
+_CHUNKS = 16  # output chunks taken at a time; each chunk's own size was checked when it was built
+
+
+def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int,
+              trace: list[tuple[int, int]] | None) -> str:
+    parts: list[str] = []
+    total = 0
+    try:
+        # the context already holds the globals (see template_context), so Jinja need not copy it
+        generator = compiled.root_render_func(compiled.new_context(context, shared=True))
+        if trace is None:
+            while batch := list(itertools.islice(generator, _CHUNKS)):
+                total += sum(map(len, batch))
+                if total > max_chars:
+                    _limits.check_size(total, "output")
+                parts += batch
+        else:
+            for chunk in generator:
+                total += len(chunk)
+                if total > max_chars:
+                    _limits.check_size(total, "output")
+                parts.append(chunk)
+                trace.append((total, _current_line(compiled, generator)))
+    except Exception:
+        compiled.environment.handle_exception()  # re-raises with template line numbers
+    return "".join(parts)
+
+
+def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
+                     messages: list[dict[str, Any]] | None = None, *, with_globals: bool = False) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them.
+
+    ``with_globals`` puts our environment's globals underneath, so Jinja can share the dict as is.
+    """
+    base = ENVIRONMENT.globals if with_globals else {}
+    context: dict[str, Any] = {**base, **special_tokens, **conversation.variables}
+    context.update(messages=_template_messages(conversation) if messages is None else messages,
+                   tools=conversation.tools, documents=conversation.documents,
+                   add_generation_prompt=conversation.add_generation_prompt)
+    return context
+
+
+def _current_line(compiled: jinja2.Template, generator: Any) -> int:
+    """The template line a suspended render generator stands at (following ``yield from``)."""
+    inner = generator
+    while getattr(inner, "gi_yieldfrom", None) is not None and hasattr(inner.gi_yieldfrom, "gi_frame"):
+        inner = inner.gi_yieldfrom
+    frame = getattr(inner, "gi_frame", None)
+    return compiled.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
+
+
+@functools.lru_cache(maxsize=16)
+def _input_rules(transformers: str) -> tuple[bool, bool]:
+    """(drop ``None``-valued keys, alias reasoning fields) for a transformers release ``X.Y``."""
+    try:
+        release = tuple(int(part) for part in transformers.split(".")[:2])
+    except ValueError:
+        raise InputError(f"--transformers: {transformers!r} is not a release such as 5.23") from None
+    return release >= (5, 23), release >= (5, 21)
+
+
+def _template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
+    """The messages as the matched transformers release passes them to the template.
+
+    A message that needs no change is passed as it is: the sandbox is immutable, the template
+    cannot change it.
+    """
+    out = []
+    for message in conversation.messages:
+        nones = drop_none and None in message.values()
+        reasoning = alias and not _REASONING_KEYS.isdisjoint(message)
+        if not nones and not reasoning:
+            out.append(message)
+            continue
+        m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
+        if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
+            value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
+            m = {"thinking": value, **m, "reasoning_content": value}
+        out.append(m)
+    return out
+
+
+def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, template_text: str,
+                        name: str) -> tuple[str, str]:
+    """Append the continue marker to the last message, as transformers does; return (field, text)."""
+    field = cfm if isinstance(cfm, str) else "content"
+    last = messages[-1] = dict(messages[-1])  # never mark the caller's own message
+    final = last.get(field)
+    if final is None:
+        raise InputError(f"{name}: continue_final_message: the last message has no {field!r} to continue")
+    fields = [field]
+    if field in _REASONING_FIELDS:
+        fields = [f for f in _REASONING_FIELDS if last.get(f) == final]
+    if not any(f in template_text for f in fields):
+        raise InputError(f"{name}: continue_final_message: the template never reads {field!r}")
+    if isinstance(final, (list, tuple)):
+        parts = copy.deepcopy(list(final))
+        for part in reversed(parts):
+            if isinstance(part, dict) and "text" in part:
+                final = part["text"]
+                part["text"] = part["text"] + _CONTINUE_TAG
+                break
+        else:
+            raise InputError(f"{name}: continue_final_message: the last message has no text to continue")
+        last[field] = parts
+    else:
+        for f in fields:
+            last[f] = last[f] + _CONTINUE_TAG
+    return field, final
+
+
+def _cut_at_marker(out: str, final: str, name: str) -> str:
+    marker = _CONTINUE_TAG.strip()
+    if final.strip() not in out or marker not in out:
+        raise RenderError(f"{name}: continue_final_message: the template does not write the final "
+                          "message out unchanged, so it cannot be continued")
+    at = out.rindex(marker)
+    if out[at:at + len(_CONTINUE_TAG)] == _CONTINUE_TAG:
+        return out[:at]
+    return out[:at].rstrip()
+
+
+def template_line(tb: TracebackType | None) -> int | None:
+    """The template line of the innermost frame Jinja attributes to template source."""
+    line = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _located(kind: type[RenderError], name: str, label: str, exc: BaseException, *,
+             reason: str = "") -> RenderError:
+    """``official:3.1 line 71: template error: <what the template said>``."""
+    line = template_line(exc.__traceback__)
+    where = f"{name} line {line}" if line else name
+    reason = reason or str(exc) or label
+    return kind(f"{where}: {label}: {reason}", line=line, reason=reason)

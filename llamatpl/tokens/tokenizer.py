@@ -1,0 +1,210 @@
+"""The Llama 3 tokenizer, loaded offline from the ``tokenizer.model`` that ``llama-models`` ships.
+
+It is Meta's tiktoken BPE (128,000 ranks) with Meta's split pattern and 256 special tokens, whose
+*names* depend on the version: in Llama 3.0 the ids 128004, 128005, 128008, 128010 and 128011 are
+still ``<|reserved_special_token_N|>``, so ``<|eom_id|>`` or ``<|python_tag|>`` in a 3.0 prompt is
+plain text. The 3.2-vision tokenizer adds ``<|image|>`` as id 128256 (the id transformers' tokenizer
+and Meta's ``ChatFormat`` output both use).
+
+Two encodings matter:
+
+* :meth:`LlamaTokenizer.encode_prompt`: what a server does with a rendered prompt: special-token
+  text becomes control tokens, no BOS is added;
+* :meth:`LlamaTokenizer.encode_text`: what Meta's reference does with a piece of content: special
+  token text stays text, and very long runs are split exactly as Meta's ``Tokenizer.encode`` splits them.
+
+The BPE file is read once per process, and only when tokens are first needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import LlamatplError
+from ..versions import normalize_version
+
+PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+BASE_VOCAB = 128_000
+BOS_ID = 128_000
+SPECIAL_TOKEN_TEXT = re.compile(r"<\|[A-Za-z0-9_]+\|>")
+
+_NAMED_30 = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 6: "<|start_header_id|>",
+             7: "<|end_header_id|>", 9: "<|eot_id|>"}
+_NAMED_31 = {**_NAMED_30, 4: "<|finetune_right_pad_id|>", 8: "<|eom_id|>", 10: "<|python_tag|>"}
+
+# Meta's Tokenizer.encode splits its input this way before tiktoken sees it.
+_MAX_ENCODE_CHARS = 400_000
+_MAX_RUN_CHARS = 25_000
+
+
+def special_tokens(version: str) -> dict[str, int]:
+    """The special-token table (text -> id) of a Llama version's tokenizer."""
+    v = normalize_version(version)
+    named = _NAMED_30 if v == "3.0" else _NAMED_31
+    table: dict[str, int] = {}
+    reserved = 0
+    for offset in range(256):
+        name = named.get(offset)
+        if name is None:
+            name = f"<|reserved_special_token_{reserved}|>"
+            reserved += 1
+        table[name] = BASE_VOCAB + offset
+    if v == "3.2-vision":
+        table["<|image|>"] = BASE_VOCAB + 256
+    return table
+
+
+def tokenizer_model_path() -> Path:
+    """Where ``llama-models`` keeps Meta's ``tokenizer.model`` (found without importing the package)."""
+    spec = importlib.util.find_spec("llama_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise LlamatplError("the Llama 3 tokenizer needs the llama-models package: pip install llama-models")
+    path = Path(next(iter(spec.submodule_search_locations))) / "llama3" / "tokenizer.model"
+    if not path.is_file():
+        raise LlamatplError(f"llama-models is installed but {path} is missing")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _mergeable_ranks() -> dict[bytes, int]:
+    from tiktoken.load import load_tiktoken_bpe
+
+    return load_tiktoken_bpe(str(tokenizer_model_path()))
+
+
+class LlamaTokenizer:
+    """Meta's Llama 3 BPE with one version's special tokens."""
+
+    def __init__(self, version: str) -> None:
+        import tiktoken
+
+        self.version = normalize_version(version)
+        self.special_tokens = special_tokens(self.version)
+        self.id_to_special = {i: t for t, i in self.special_tokens.items()}
+        self._encoding = tiktoken.Encoding(
+            name=f"llama{self.version}",
+            pat_str=PATTERN,
+            mergeable_ranks=_mergeable_ranks(),
+            special_tokens=self.special_tokens,
+        )
+
+    def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
+        """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added.
+
+        ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
+        """
+        ids = self._encoding.encode(text, allowed_special="all")
+        return [BOS_ID, *ids] if add_special_tokens else ids
+
+    def encode_text(self, text: str) -> list[int]:
+        """Tokenize content as Meta's reference does: special-token text is plain text."""
+        out: list[int] = []
+        for start in range(0, len(text), _MAX_ENCODE_CHARS):
+            for piece in _split_long_runs(text[start:start + _MAX_ENCODE_CHARS]):
+                out.extend(self._encoding.encode_ordinary(piece))
+        return out
+
+    def decode(self, ids: list[int]) -> str:
+        return self._encoding.decode(ids)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token (special tokens by name; partial UTF-8 shown with replacement)."""
+        special = self.id_to_special.get(token_id)
+        if special is not None:
+            return special
+        return self._encoding.decode_single_token_bytes(token_id).decode("utf-8", errors="replace")
+
+    def is_special(self, token_id: int) -> bool:
+        return token_id in self.id_to_special
+
+
+def _split_long_runs(s: str) -> list[str]:
+    """Split ``s`` where a run of whitespace or of non-whitespace passes Meta's 25,000-char limit."""
+    if len(s) <= _MAX_RUN_CHARS:
+        return [s]
+    pieces, start, run, in_space = [], 0, 0, s[0].isspace()
+    for i, ch in enumerate(s):
+        now_space = ch.isspace()
+        if now_space != in_space:
+            run, in_space = 1, now_space
+        else:
+            run += 1
+            if run > _MAX_RUN_CHARS:
+                pieces.append(s[start:i])
+                start, run = i, 1
+    pieces.append(s[start:])
+    return pieces
+
+
+@lru_cache(maxsize=None)
+def get_tokenizer(version: str) -> LlamaTokenizer:
+    """The tokenizer of ``version``, built once per process."""
+    return LlamaTokenizer(normalize_version(version))
+
+
+def quiet_transformers() -> None:
+    """Keep transformers' import-time advisories (no PyTorch...) off a CLI's stderr."""
+    import os
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def has_double_bos(ids: list[int]) -> bool:
+    """True when a prompt's ids start with BOS twice: the template wrote one, the tokenizer added one."""
+    return ids[:2] == [BOS_ID, BOS_ID]
+
+
+class UserTokenizer:
+    """A user's own tokenizer (a ``tokenizer.json`` or a local model folder), through transformers.
+
+    It has the interface of :class:`LlamaTokenizer` that comparing prompts needs.
+    """
+
+    def __init__(self, path: str) -> None:
+        quiet_transformers()
+        try:
+            from transformers import AutoTokenizer, PreTrainedTokenizerFast
+        except ImportError:
+            raise LlamatplError("--tokenizer needs transformers: pip install 'llamatpl[transformers]'") from None
+        p = Path(path)
+        self._tok: Any
+        try:
+            if p.is_file():
+                self._tok = PreTrainedTokenizerFast(tokenizer_file=str(p))
+            elif p.is_dir():
+                self._tok = AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+            else:
+                raise LlamatplError(f"{path}: no such tokenizer file or model folder")
+        except LlamatplError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds on a bad folder
+            raise LlamatplError(f"{path}: cannot load a tokenizer ({type(exc).__name__}: {exc})") from None
+        self.name = path
+        self.special_tokens = {t: self._tok.convert_tokens_to_ids(t) for t in self._tok.all_special_tokens}
+        for added in self._tok.added_tokens_decoder.values():
+            if added.special:
+                self.special_tokens[added.content] = self._tok.convert_tokens_to_ids(added.content)
+        self.id_to_special = {i: t for t, i in self.special_tokens.items()}
+
+    def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
+        return list(self._tok(text, add_special_tokens=add_special_tokens)["input_ids"])
+
+    def encode_text(self, text: str) -> list[int]:
+        return list(self._tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self._tok.decode(ids))
+
+    def token_text(self, token_id: int) -> str:
+        return self.id_to_special.get(token_id) or str(self._tok.decode([token_id]))
+
+    def is_special(self, token_id: int) -> bool:
+        return token_id in self.id_to_special
