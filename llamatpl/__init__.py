@@ -32,7 +32,7 @@ _EXPORTS = {
     "parse_tool_calls": "toolcalls.parser",
     "diff_templates": "diffing.differ",
     "lint_paths": "lint",
-    "render": "rendering.renderer",
+    "render": "engines.prompt",
     "resolve_template": "rendering.templates",
     "verify_conversation": "verification.compare",
     "verify_template": "verification.search",
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from .lint import lint_paths
     from .rendering.conversation import Conversation, iter_conversations, load_conversation
     from .rendering.limits import Limits
-    from .rendering.renderer import render
+    from .engines.prompt import render
     from .rendering.templates import ChatTemplate, resolve_template
     from .toolcalls.parser import parse_tool_calls
     from .verification.compare import Verdict, verify_conversation

@@ -29,6 +29,14 @@ class InputError(LlamatplError):
     """A conversation file that is missing, not JSON, or not a valid conversation."""
 
 
+class UsageError(LlamatplError):
+    """Options that cannot go together, or an engine flag the engine does not have: exit code 2."""
+
+
+class EngineRejected(InputError):
+    """A request the serving engine itself would refuse (``vllm rejects messages[1]...: reason``)."""
+
+
 class TemplateNotFound(LlamatplError):
     """A template name, path, version or model folder that does not resolve to a chat template."""
 

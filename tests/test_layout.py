@@ -20,6 +20,7 @@ LAYERS = [
     {"errors", "versions", "resources"},
     {"tokens"},
     {"rendering"},
+    {"engines"},
     {"verification", "toolcalls"},
     {"probes"},
     {"lint", "diffing"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_ERROR, EXIT_OK, LlamatplError
+from ..errors import EXIT_ERROR, EXIT_OK, LlamatplError, UsageError
 # Each module registers its command on app; importing them in this order is the order --help lists.
 from . import render, verify, lint, caps, diff, parse  # noqa: F401  # isort: skip
 from .app import app
@@ -20,6 +20,9 @@ def main() -> None:
     """Entry point: run the app; turn library errors into one line on stderr and an exit code."""
     try:
         code = app(standalone_mode=False)
+    except UsageError as exc:
+        sys.stderr.write(f"llamatpl: usage error: {exc.message} (see llamatpl COMMAND --help)\n")
+        sys.exit(exc.exit_code)
     except LlamatplError as exc:
         sys.stderr.write(f"{exc.message}\n")
         sys.exit(exc.exit_code)

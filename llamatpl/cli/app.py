@@ -11,6 +11,7 @@ import typer
 from .._version import __version__
 
 if TYPE_CHECKING:
+    from ..engines.base import Engine
     from ..rendering.templates import ChatTemplate
     from ..tokens.tokenizer import UserTokenizer
 
@@ -31,6 +32,13 @@ TodayOpt = Annotated[Optional[str], typer.Option(
     "--today", help="Pin strftime_now to this date (YYYY-MM-DD) for reproducible renders.")]
 TokenizerOpt = Annotated[Optional[str], typer.Option(
     "--tokenizer", help="Your own tokenizer.json or local model folder (through transformers) instead of Meta's.")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", "-e", help="The serving engine whose prompt to build: transformers, vllm, llama.cpp or tgi.")]
+EngineArgsOpt = Annotated[str, typer.Option(
+    "--engine-args", help="The engine's own server flags that change the prompt, quoted as one string.")]
+TransformersOpt = Annotated[Optional[str], typer.Option(
+    "--transformers", help="The transformers release whose apply_chat_template to match (null keys: 5.23+; "
+                           "default 5.23, or the one the engine pins).")]
 
 
 class RenderFormat(str, Enum):
@@ -57,6 +65,13 @@ def _root(
                                           help="Show llamatpl's version and exit.")] = False,
 ) -> None:
     """Render, diff, lint and verify Llama 3.x chat templates."""
+
+
+def engine_from(name: str, engine_args: str, transformers: str | None) -> Engine:
+    """The engine named by --engine, set up with --engine-args (usage errors name the option)."""
+    from ..engines import get_engine
+
+    return get_engine(name, engine_args=engine_args, transformers=transformers)
 
 
 def user_tokenizer(path: str | None) -> UserTokenizer | None:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from ..errors import LlamatplError
-from .app import RenderFormat, TemplateOpt, TodayOpt, TokenizerOpt, VersionOpt, app, say_assumed_version, user_tokenizer
+from .app import (EngineArgsOpt, EngineOpt, RenderFormat, TemplateOpt, TodayOpt, TokenizerOpt, TransformersOpt, VersionOpt,
+                  app, engine_from, say_assumed_version, user_tokenizer)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -32,12 +33,14 @@ def render(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for a JSONL file.")] = 1,
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr for JSONL (default: when stderr is a terminal).")] = None,
-    transformers: Annotated[str, typer.Option(
-        "--transformers", help="The transformers release whose apply_chat_template to match (null keys: 5.23+).")] = "5.23",
+    transformers: TransformersOpt = None,
+    engine: EngineOpt = "transformers",
+    engine_args: EngineArgsOpt = "",
 ) -> None:
     """Render a conversation to its exact prompt.
 
-    The bytes transformers' apply_chat_template builds; or token ids, as a server tokenizes them.
+    The bytes transformers' apply_chat_template builds (or, with --engine, the serving engine: the
+    input is then read as that engine's request body); or token ids, as a server tokenizes them.
     """
     import itertools
 
@@ -54,12 +57,12 @@ def render(
     job = RenderJob(tpl, today=parse_today(today), with_ids=fmt in ("ids", "json"),
                     generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
                     tokenizer=user_tokenizer(tokenizer), add_special_tokens=add_special_tokens,
-                    transformers=transformers)
+                    engine=engine_from(engine, engine_args, transformers))
     if conversation.endswith((".jsonl", ".ndjson")):
         _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
                      sys.stderr.isatty() if progress is None else progress)
         return
-    convs = iter_conversations(conversation)
+    convs = iter_conversations(conversation, checks=job.checks)
     first = next(convs, None)
     if first is None:
         raise LlamatplError(f"{conversation}: holds no conversation")

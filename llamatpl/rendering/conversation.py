@@ -7,7 +7,10 @@ A bare JSON list is the messages. A ``.jsonl`` file (or stdin holding several JS
 line) holds one conversation a line.
 
 The loader validates but never changes what the template will see: a string ``arguments`` stays a
-string, a missing ``content`` stays missing, unknown keys pass through.
+string, a missing ``content`` stays missing, unknown keys pass through. Those checks are
+transformers' (llamatpl's default engine); read as another engine's request body
+(``checks="request"``), only the shape every engine needs is checked here, the raw body is kept
+in :attr:`Conversation.request`, and the engine applies its own rules (``llamatpl.engines``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,30 @@ class Conversation:
     continue_final_message: bool | str = False
     variables: dict[str, Any] = field(default_factory=dict)
     name: str = "conversation"
+    request: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_request(cls, data: Any, *, name: str = "conversation") -> Conversation:
+        """A request body as a serving engine receives it: only its shape is checked (an object, or a
+        bare list, whose ``messages`` is a list of objects); the body is kept as it is in ``request``
+        for the engine's own validation and preprocessing."""
+        if isinstance(data, Conversation):
+            return data if data.request is not None else replace(data, request=data.to_data())
+        body = {"messages": data} if isinstance(data, list) else data
+        if not isinstance(body, Mapping):
+            raise InputError(f"{name}: expected a JSON object with \"messages\", or a list of messages")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise InputError(f"{name}: messages: expected a non-empty list of messages")
+        for i, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise InputError(f"{name}: {_where('messages', i)}: expected an object with \"role\"")
+        cfm = body.get("continue_final_message", False)
+        agp = body.get("add_generation_prompt", not cfm)
+        return cls(messages=messages, tools=body.get("tools"), documents=body.get("documents"),
+                   add_generation_prompt=agp if isinstance(agp, bool) else True,
+                   continue_final_message=cfm if isinstance(cfm, (bool, str)) else False,
+                   variables={k: v for k, v in body.items() if k not in RESERVED_KEYS}, name=name, request=body)
 
     @classmethod
     def from_data(cls, data: Any, *, name: str = "conversation") -> Conversation:
@@ -54,7 +81,7 @@ class Conversation:
         Raises :class:`~llamatpl.errors.InputError` naming ``name`` and the JSON path of the problem.
         """
         if isinstance(data, Conversation):
-            return data
+            return data if data.request is None else cls.from_data(data.request, name=data.name)
         if isinstance(data, list):
             _check_messages(data, name, "")
             return cls(messages=data, name=name)
@@ -228,27 +255,31 @@ def _is_jsonl(path: str, text: str) -> bool:
     return False
 
 
-def iter_conversations(path: str) -> Iterator[Conversation]:
+def iter_conversations(path: str, *, checks: str = "llamatpl") -> Iterator[Conversation]:
     """Yield the conversations in a JSON file (one), a JSONL file (one a line) or ``-`` (stdin).
 
     JSONL lines are parsed lazily, so a large file streams in constant memory; blank lines are
-    skipped; errors name the line (``data.jsonl:12: messages[0].role: missing``).
+    skipped; errors name the line (``data.jsonl:12: messages[0].role: missing``). ``checks`` is
+    ``"llamatpl"`` (full validation) or ``"request"`` (a serving engine's request body, see
+    :meth:`Conversation.from_request`).
     """
     if path != "-" and path.endswith((".jsonl", ".ndjson")):
-        yield from _iter_jsonl_file(path)
+        for where, line in numbered_lines(path):
+            yield parse_line(where, line, checks=checks)
         return
     shown, text = _read_text(path)
     if _is_jsonl(path, text):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                yield parse_line(f"{shown}:{number}", line)
+                yield parse_line(f"{shown}:{number}", line, checks=checks)
         return
-    yield Conversation.from_data(_parse_json(text, shown), name=shown)
+    yield _build(_parse_json(text, shown), shown, checks)
 
 
-def _iter_jsonl_file(path: str) -> Iterator[Conversation]:
-    for where, line in numbered_lines(path):
-        yield parse_line(where, line)
+def _build(data: Any, name: str, checks: str) -> Conversation:
+    if checks == "request":
+        return Conversation.from_request(data, name=name)
+    return Conversation.from_data(data, name=name)
 
 
 def numbered_lines(path: str) -> Iterator[tuple[str, str]]:
@@ -268,14 +299,14 @@ def numbered_lines(path: str) -> Iterator[tuple[str, str]]:
             raise InputError(f"{path}: not UTF-8 text") from None
 
 
-def parse_line(where: str, line: str) -> Conversation:
+def parse_line(where: str, line: str, *, checks: str = "llamatpl") -> Conversation:
     """One JSONL line as a conversation; errors name ``where``."""
-    return Conversation.from_data(_parse_json(line, where), name=where)
+    return _build(_parse_json(line, where), where, checks)
 
 
-def load_conversation(path: str) -> Conversation:
+def load_conversation(path: str, *, checks: str = "llamatpl") -> Conversation:
     """Load exactly one conversation from a JSON file or stdin."""
-    conversations = iter_conversations(path)
+    conversations = iter_conversations(path, checks=checks)
     first = next(conversations, None)
     if first is None:
         raise InputError(f"{path}: holds no conversation")

@@ -39,13 +39,24 @@ class RenderJob:
     tokenizer: Any = None
     add_special_tokens: bool = False
     transformers: str = TRANSFORMERS
+    engine: Any = None  # an llamatpl.engines.Engine; None renders as transformers does
+
+    @property
+    def checks(self) -> str:
+        """How input is read: llamatpl's checks, or as the engine's request body."""
+        return "llamatpl" if self.engine is None or self.engine.name == "transformers" else "request"
 
     def render(self, conversation: Conversation) -> Rendered:
         if self.generation_prompt is not None:
-            conversation = replace(conversation, add_generation_prompt=self.generation_prompt)
-        prompt = render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
-                             special_tokens=self.template.special_tokens, today=self.today, limits=self.limits,
-                             name=self.template.name, transformers=self.transformers)
+            request = None if conversation.request is None else {
+                **conversation.request, "add_generation_prompt": self.generation_prompt}
+            conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
+        if self.engine is not None:
+            prompt = self.engine.render(conversation, self.template, today=self.today, limits=self.limits)
+        else:
+            prompt = render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
+                                 special_tokens=self.template.special_tokens, today=self.today,
+                                 limits=self.limits, name=self.template.name, transformers=self.transformers)
         ids = None
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)
@@ -79,7 +90,7 @@ Item = Conversation | tuple[str, str]  # a conversation, or a raw JSONL line wit
 
 
 def _line(item: Item, job: RenderJob, fmt: str) -> str:
-    conversation = item if isinstance(item, Conversation) else parse_line(*item)
+    conversation = item if isinstance(item, Conversation) else parse_line(*item, checks=job.checks)
     return json_line(job.render(conversation), job, fmt)
 
 

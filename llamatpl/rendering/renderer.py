@@ -83,21 +83,41 @@ def render_text(
 
     With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
     """
-    try:
-        compiled = compile_template(template_text)
-    except InvalidTemplate as exc:
-        raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
     messages = _template_messages(conversation, *_input_rules(transformers))
     cfm = conversation.continue_final_message
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
-    context = template_context(conversation, special_tokens, messages, with_globals=True)
+    context = template_context(conversation, special_tokens, messages)
+    out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
+    return _cut_at_marker(out, last_text, conversation.name) if field else out
+
+
+def render_variables(
+    template_text: str,
+    variables: Mapping[str, Any],
+    *,
+    today: date | None = None,
+    limits: _limits.Limits = _limits.DEFAULT_LIMITS,
+    name: str = "template",
+    trace: list[tuple[int, int]] | None = None,
+) -> str:
+    """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
+    sandbox, within ``limits``; every error the template causes becomes one located line.
+
+    The shared core of every engine that renders with jinja2: :func:`render_text` builds the
+    variables as transformers does; other engines build their own (``llamatpl.engines``).
+    """
+    try:
+        compiled = compile_template(template_text)
+    except InvalidTemplate as exc:
+        raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
+    context = {**ENVIRONMENT.globals, **variables}
     today_token = pinned_today(today) if today is not None else None
     budget_token = _limits.start(limits)
     try:
-        out = _generate(compiled, context, limits.max_chars, trace)
+        return _generate(compiled, context, limits.max_chars, trace)
     except RenderError as exc:
         line = exc.line or template_line(exc.__traceback__)
         where = f"{name} line {line}" if line else name
@@ -116,7 +136,6 @@ def render_text(
         _limits.stop(budget_token)
         if today_token is not None:
             restore_today(today_token)
-    return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
 _CHUNKS = 16  # output chunks taken at a time; each chunk's own size was checked when it was built
@@ -127,7 +146,7 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
     parts: list[str] = []
     total = 0
     try:
-        # the context already holds the globals (see template_context), so Jinja need not copy it
+        # the context already holds the globals (see render_variables), so Jinja need not copy it
         generator = compiled.root_render_func(compiled.new_context(context, shared=True))
         if trace is None:
             while batch := list(itertools.islice(generator, _CHUNKS)):
@@ -148,13 +167,9 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
 
 
 def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
-                     messages: list[dict[str, Any]] | None = None, *, with_globals: bool = False) -> dict[str, Any]:
-    """The variables a template is rendered with, exactly as transformers passes them.
-
-    ``with_globals`` puts our environment's globals underneath, so Jinja can share the dict as is.
-    """
-    base = ENVIRONMENT.globals if with_globals else {}
-    context: dict[str, Any] = {**base, **special_tokens, **conversation.variables}
+                     messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them."""
+    context: dict[str, Any] = {**special_tokens, **conversation.variables}
     context.update(messages=_template_messages(conversation) if messages is None else messages,
                    tools=conversation.tools, documents=conversation.documents,
                    add_generation_prompt=conversation.add_generation_prompt)

@@ -1,0 +1,82 @@
+"""What every serving engine module provides: request handling, then a render with its backend.
+
+An engine turns a request body (a :class:`~llamatpl.rendering.conversation.Conversation` read with
+``checks="request"``; its raw JSON is ``conversation.request``) into the exact prompt text that
+engine would tokenize, or raises :class:`~llamatpl.errors.EngineRejected` with the engine's reason.
+Its own server flags (``--engine-args``) are parsed by :meth:`Engine.parse_args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from ..errors import EngineRejected, UsageError
+from ..rendering.conversation import Conversation
+from ..rendering.limits import DEFAULT_LIMITS, Limits
+from ..rendering.templates import ChatTemplate
+
+
+class Engine:
+    """A serving engine: ``name``, the ``release`` mirrored, and the ``backend`` that renders Jinja."""
+
+    name: ClassVar[str]
+    release: ClassVar[str]
+    backend: ClassVar[str]  # "jinja2" or "minijinja"
+    # the transformers release whose apply_chat_template the engine calls, if it calls one
+    transformers_pin: ClassVar[str | None] = None
+
+    def __init__(self, *, engine_args: str | Sequence[str] = "", transformers: str | None = None) -> None:
+        args = shlex.split(engine_args) if isinstance(engine_args, str) else list(engine_args)
+        self.options = self.parse_args(args)
+        self.transformers = self.check_transformers(transformers)
+
+    # ------------------------------------------------------------------ set-up (usage errors)
+
+    def flags(self, parser: argparse.ArgumentParser) -> None:
+        """Add the server flags that change the prompt (none by default)."""
+
+    def parse_args(self, args: list[str]) -> argparse.Namespace:
+        parser = argparse.ArgumentParser(prog=f"--engine {self.name} --engine-args", add_help=False,
+                                         exit_on_error=False, allow_abbrev=False)
+        self.flags(parser)
+        try:
+            options, unknown = parser.parse_known_args(args)
+        except (argparse.ArgumentError, ValueError) as exc:
+            raise UsageError(f"--engine-args: {self.name}: {exc}") from None
+        except SystemExit:  # argparse still exits on some errors (a missing value)
+            raise UsageError(f"--engine-args: {self.name}: cannot read {shlex.join(args)!r}") from None
+        if unknown:
+            raise UsageError(f"--engine-args: {self.name} has no flag {unknown[0]!r} that changes the prompt "
+                             f"(known: {self.known_flags(parser) or 'none'})")
+        return options
+
+    @staticmethod
+    def known_flags(parser: argparse.ArgumentParser) -> str:
+        return ", ".join(s for a in parser._actions for s in a.option_strings)
+
+    def check_transformers(self, transformers: str | None) -> str | None:
+        """The transformers release to match; an engine pinned to another one makes it a usage error."""
+        return transformers
+
+    # ------------------------------------------------------------------ the work
+
+    def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
+               limits: Limits = DEFAULT_LIMITS) -> str:
+        """The prompt text this engine builds for ``conversation`` (a request body) with ``template``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers for engine modules
+
+    def reject(self, conversation: Conversation, path: str, reason: str) -> EngineRejected:
+        """``conv.json: vllm rejects messages[1].tool_calls[0].function.arguments: an object; ...``"""
+        where = f"{path}: " if path else ""
+        return EngineRejected(f"{conversation.name}: {self.name} rejects {where}{reason}")
+
+
+def request_of(conversation: Conversation) -> Mapping[str, Any]:
+    """The raw request body (as read, or as a llamatpl conversation writes itself)."""
+    return conversation.request if conversation.request is not None else conversation.to_data()
