@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import app
+from .app import EngineArgsOpt, TransformersOpt, app, engine_from
 
 
 class DiffFormat(str, Enum):
@@ -27,17 +27,31 @@ def diff(
     format: Annotated[Optional[DiffFormat], typer.Option(
         "--format", "-f", help="pretty (default in a terminal), text (default when piped) or json.")] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the templates differ, like git diff.")] = False,
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", "-e", help="The serving engine building both sides' prompts (default transformers).")] = None,
+    engine_a: Annotated[Optional[str], typer.Option("--engine-a", help="The engine for side A (overrides --engine).")] = None,
+    engine_b: Annotated[Optional[str], typer.Option("--engine-b", help="The engine for side B (overrides --engine).")] = None,
+    engine_args: EngineArgsOpt = "",
+    transformers: TransformersOpt = None,
 ) -> None:
-    """Show what changes between two versions or templates.
+    """Show what changes between two versions or templates, or between two engines.
 
-    By feature (found by probing), then per conversation by text and by token.
+    By feature (found by probing), then per conversation by text and by token. The same template
+    on two engines (--engine-a transformers --engine-b vllm) shows what the engines change; a
+    conversation one side refuses is a row that says so.
     """
     from ..rendering.conversation import iter_conversations
     from ..diffing.differ import diff_templates as compare_templates
     from ..formatting.diff_output import write_json, write_pretty, write_text
 
-    convs = list(iter_conversations(conversation)) if conversation else None
-    report = compare_templates(a, b, conversations=convs)
+    name_a, name_b = engine_a or engine or "transformers", engine_b or engine or "transformers"
+    # --engine-args are the serving engine's flags: they go to the side(s) that are not transformers
+    side_a = engine_from(name_a, "" if name_a == "transformers" else engine_args, transformers)
+    side_b = engine_from(name_b, "" if name_b == "transformers" else engine_args, transformers)
+    plain = side_a.name == side_b.name == "transformers"
+    convs = list(iter_conversations(conversation, checks="llamatpl" if plain else "request")) if conversation else None
+    report = compare_templates(a, b, conversations=convs, engine_a=None if plain else side_a,
+                               engine_b=None if plain else side_b)
     fmt = format.value if format else ("pretty" if sys.stdout.isatty() else "text")
     {"json": write_json, "pretty": write_pretty, "text": write_text}[fmt](report, sys.stdout)
     raise typer.Exit(EXIT_FINDINGS if exit_code and report.differs else EXIT_OK)

@@ -31,6 +31,9 @@ def lint(
     select: Annotated[Optional[list[str]], typer.Option("--select", help="Rule codes, prefixes or names (comma-separated).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule codes, prefixes or names to skip.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    engine: Annotated[Optional[list[str]], typer.Option(
+        "--engine", "-e", help="Report only what users of this serving engine meet (repeatable; default: "
+                               "every engine, each finding tagged with the engines it affects).")] = None,
 ) -> None:
     """Lint chat templates (files, tokenizer_config.json, folders).
 
@@ -41,8 +44,10 @@ def lint(
 
     config = find_config()
     formatter = FORMATTERS[format.value](sys.stdout)
+    from ..engines import NAMES
+
     findings = lint_paths(paths, version=version or config.version, select=_codes(select) or config.select,
-                          ignore=[*config.ignore, *_codes(ignore)], jobs=jobs)
+                          ignore=[*config.ignore, *_codes(ignore)], jobs=jobs, engines=_codes(engine) or NAMES)
     failed = False
     formatter.start()
     for finding in findings:

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import TextOrJson, TokenizerOpt, VersionOpt, app, user_tokenizer
+from .app import (EngineArgsOpt, EngineOpt, TextOrJson, TokenizerOpt, TransformersOpt, VersionOpt, app, engine_from,
+                  user_tokenizer)
 
 
 @app.command()
@@ -24,6 +25,9 @@ def verify(
         "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     tokenizer: TokenizerOpt = None,
+    engine: EngineOpt = "transformers",
+    engine_args: EngineArgsOpt = "",
+    transformers: TransformersOpt = None,
 ) -> None:
     """Verify a template token-exact against Meta's reference.
 
@@ -37,10 +41,12 @@ def verify(
     from ..rendering.templates import resolve_template
 
     tpl = resolve_template(template, version=version)
-    convs = iter_conversations(conversation) if conversation else None
+    chosen = engine_from(engine, engine_args, transformers)
+    checks = "llamatpl" if chosen.name == "transformers" else "request"
+    convs = iter_conversations(conversation, checks=checks) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
                              dialect=dialect, conversations=convs, tokenizer=user_tokenizer(tokenizer),
-                             limits=limits_from_env())
+                             limits=limits_from_env(), engine=chosen)
     if format is TextOrJson.json:
         write_json(report, sys.stdout)
     else:

@@ -15,7 +15,8 @@ from typing import Any
 
 from ..verification.compare import VERIFY_TODAY, first_difference
 from ..rendering.conversation import Conversation, load_conversation
-from ..errors import RenderError
+from ..engines.base import Engine
+from ..errors import EngineRejected, InputError, RenderError
 from ..probes.features import features
 from ..rendering.renderer import render_text
 from ..rendering.templates import ChatTemplate, resolve_template
@@ -31,6 +32,8 @@ class ConversationDiff:
     a_error: str | None = None
     b_error: str | None = None
     token_delta: dict[str, int] | None = None
+    a_rejected: bool = False  # the error is the serving engine refusing the request
+    b_rejected: bool = False
 
     @property
     def identical(self) -> bool:
@@ -40,8 +43,8 @@ class ConversationDiff:
         """A unified diff of the two prompts, split after each newline and each end token."""
         if self.identical:
             return ""
-        left = _lines(self.a, self.a_error)
-        right = _lines(self.b, self.b_error)
+        left = _lines(self.a, self.a_error, self.a_rejected)
+        right = _lines(self.b, self.b_error, self.b_rejected)
         return "".join(difflib.unified_diff(left, right, a_name, b_name, n=2))
 
 
@@ -51,6 +54,17 @@ class DiffReport:
     b: ChatTemplate
     features: dict[str, dict[str, str]] = field(default_factory=dict)
     conversations: list[ConversationDiff] = field(default_factory=list)
+    engine_a: str = "transformers"
+    engine_b: str = "transformers"
+
+    @property
+    def a_name(self) -> str:
+        """The side's label: the template, and its engine when the sides' engines differ."""
+        return self.a.name if self.engine_a == self.engine_b else f"{self.a.name} ({self.engine_a})"
+
+    @property
+    def b_name(self) -> str:
+        return self.b.name if self.engine_a == self.engine_b else f"{self.b.name} ({self.engine_b})"
 
     @property
     def changed_features(self) -> dict[str, dict[str, str]]:
@@ -62,20 +76,22 @@ class DiffReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "a": self.a.name, "b": self.b.name, "features": self.features,
+            "a": self.a.name, "b": self.b.name, "engine_a": self.engine_a, "engine_b": self.engine_b,
+            "features": self.features,
             "conversations": [{"name": c.name, "identical": c.identical, "token_delta": c.token_delta,
                                "a_error": c.a_error, "b_error": c.b_error,
-                               "diff": c.unified(self.a.name, self.b.name)} for c in self.conversations],
+                               "a_rejected": c.a_rejected, "b_rejected": c.b_rejected,
+                               "diff": c.unified(self.a_name, self.b_name)} for c in self.conversations],
         }
 
 
 _LINE = re.compile(r".*?(?:\n|<\|eot_id\|>|<\|eom_id\|>)|.+", re.S)
 
 
-def _lines(text: str | None, error: str | None) -> list[str]:
+def _lines(text: str | None, error: str | None, rejected: bool = False) -> list[str]:
     """Diff lines: the prompt split after each newline and each end token (a newline added for display)."""
     if text is None:
-        return [f"(template raised: {error})\n"]
+        return [f"({error})\n" if rejected else f"(template raised: {error})\n"]
     return [m.group() if m.group().endswith("\n") else m.group() + "\n" for m in _LINE.finditer(text)]
 
 
@@ -85,35 +101,47 @@ def fixture_battery() -> list[Conversation]:
     return [replace(load_conversation(str(p)), name=p.stem) for p in sorted(folder.glob("*.json"))]
 
 
-def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversations: Iterable[Conversation] | None = None) -> DiffReport:
-    """Compare two templates (versions, names or paths) by feature, then per conversation."""
+def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversations: Iterable[Conversation] | None = None,
+                   engine_a: Engine | None = None, engine_b: Engine | None = None) -> DiffReport:
+    """Compare two templates (versions, names or paths) by feature, then per conversation.
+
+    ``engine_a`` / ``engine_b`` build each side's prompt as that serving engine does (the same
+    template on two engines is a diff of the engines); a conversation an engine refuses is a row
+    that says so, with the engine's reason.
+    """
     ta = a if isinstance(a, ChatTemplate) else resolve_template(a)
     tb = b if isinstance(b, ChatTemplate) else resolve_template(b)
-    report = DiffReport(ta, tb)
+    report = DiffReport(ta, tb, engine_a=engine_a.name if engine_a else "transformers",
+                        engine_b=engine_b.name if engine_b else "transformers")
     fa, fb = features(ta), features(tb)
     report.features = {k: {"a": fa[k], "b": fb[k]} for k in fa}
     for conv in (fixture_battery() if conversations is None else conversations):
-        report.conversations.append(_compare(ta, tb, conv))
+        report.conversations.append(_compare(ta, tb, conv, engine_a, engine_b))
     return report
 
 
-def _render(template: ChatTemplate, conv: Conversation) -> tuple[str | None, str | None]:
+def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None) -> tuple[str | None, str | None, bool]:
     try:
+        if engine is not None:
+            return engine.render(Conversation.from_request(conv), template, today=VERIFY_TODAY), None, False
         return render_text(template.text_for(has_tools=conv.tools is not None), conv,
-                           special_tokens=template.special_tokens, today=VERIFY_TODAY, name=template.name), None
-    except RenderError as exc:
-        return None, exc.reason
+                           special_tokens=template.special_tokens, today=VERIFY_TODAY, name=template.name), None, False
+    except EngineRejected as exc:
+        return None, exc.message.split(": ", 1)[-1], True
+    except (RenderError, InputError) as exc:
+        return None, exc.reason if isinstance(exc, RenderError) else exc.message, False
 
 
-def _compare(ta: ChatTemplate, tb: ChatTemplate, conv: Conversation) -> ConversationDiff:
-    a, a_error = _render(ta, conv)
-    b, b_error = _render(tb, conv)
+def _compare(ta: ChatTemplate, tb: ChatTemplate, conv: Conversation, engine_a: Engine | None = None,
+             engine_b: Engine | None = None) -> ConversationDiff:
+    a, a_error, a_rejected = _render(ta, conv, engine_a)
+    b, b_error, b_rejected = _render(tb, conv, engine_b)
     delta = None
     if a is not None and b is not None and a != b:
         ids_a = get_tokenizer(ta.version).encode_prompt(a)
         ids_b = get_tokenizer(tb.version).encode_prompt(b)
         delta = token_delta(ids_a, ids_b)
-    return ConversationDiff(conv.name, a, b, a_error, b_error, delta)
+    return ConversationDiff(conv.name, a, b, a_error, b_error, delta, a_rejected, b_rejected)
 
 
 def token_delta(a: list[int], b: list[int]) -> dict[str, int] | None:

@@ -65,9 +65,17 @@ class Engine:
     # ------------------------------------------------------------------ the work
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> str:
-        """The prompt text this engine builds for ``conversation`` (a request body) with ``template``."""
+               limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
+        """The prompt text this engine builds for ``conversation`` (a request body) with ``template``.
+
+        ``trace``, when given and the backend can, receives ``(end offset, template line)`` per
+        output chunk (jinja2 backends; minijinja leaves it empty)."""
         raise NotImplementedError
+
+    def as_request(self, conversation: Conversation) -> Conversation:
+        """``conversation`` in the shapes this engine accepts, as its request body (for verify: the
+        strategies generate llamatpl conversations; each engine sends them as its users would)."""
+        return Conversation.from_request(request_of(conversation), name=conversation.name)
 
     # ------------------------------------------------------------------ helpers for engine modules
 

@@ -23,11 +23,11 @@ class Transformers(Engine):
     backend = "jinja2"
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> str:
+               limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
         conv = Conversation.from_data(conversation)
         return render_text(template.text_for(has_tools=conv.tools is not None), conv,
                            special_tokens=template.special_tokens, today=today, limits=limits,
-                           name=template.name, transformers=self.transformers or TRANSFORMERS)
+                           name=template.name, trace=trace, transformers=self.transformers or TRANSFORMERS)
 
 
 ENGINE = Transformers

@@ -13,7 +13,7 @@ def write_json(report: DiffReport, out: TextIO) -> None:
 
 
 def write_text(report: DiffReport, out: TextIO) -> None:
-    a, b = report.a.name, report.b.name
+    a, b = report.a_name, report.b_name
     changed = report.changed_features
     out.write(f"{a} -> {b}: {len(changed)} feature{'s' if len(changed) != 1 else ''} differ\n")
     for name, v in changed.items():
@@ -40,10 +40,10 @@ def write_pretty(report: DiffReport, out: TextIO) -> None:
     from .prompt_view import prompt_text
 
     console = Console(file=out, highlight=False)
-    table = Table(title=f"{report.a.name} → {report.b.name}", title_justify="left")
+    table = Table(title=f"{report.a_name} → {report.b_name}", title_justify="left")
     table.add_column("feature")
-    table.add_column(report.a.name)
-    table.add_column(report.b.name)
+    table.add_column(report.a_name)
+    table.add_column(report.b_name)
     rows = sorted(report.features.items(), key=lambda kv: kv[1]["a"] == kv[1]["b"])
     for name, v in rows:
         style = "bold" if v["a"] != v["b"] else "dim"
@@ -58,7 +58,7 @@ def write_pretty(report: DiffReport, out: TextIO) -> None:
             head.append(f"  tokens {d['a_tokens']} → {d['b_tokens']}, first divergence at {d['first_divergence']}",
                         style="dim")
         console.print(head)
-        for line in conv.unified(report.a.name, report.b.name).splitlines()[2:]:
+        for line in conv.unified(report.a_name, report.b_name).splitlines()[2:]:
             if line.startswith("@@"):
                 console.print(Text(line, style="cyan"))
                 continue

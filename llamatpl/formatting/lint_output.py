@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
+from ..engines import NAMES as ALL_ENGINES
 from ..lint.finding import Finding
 
 
@@ -24,6 +25,13 @@ class Formatter:
 
     def stop(self) -> None:
         pass
+
+
+def engine_suffix(finding: Finding) -> str:
+    """`` (vllm, llama.cpp)``: the engines a finding affects, when that is not every engine."""
+    if not finding.engines or set(finding.engines) >= set(ALL_ENGINES):
+        return ""
+    return f" ({', '.join(finding.engines)})"
 
 
 class TextFormatter(Formatter):
@@ -43,7 +51,8 @@ class TextFormatter(Formatter):
         code = finding.code
         if self.colour:
             code = f"{self._COLOURS[finding.severity]}{code}\x1b[0m"
-        self.out.write(f"{finding.path}:{finding.line}:{col}: {code} {finding.message} [{finding.name}]\n")
+        self.out.write(f"{finding.path}:{finding.line}:{col}: {code} {finding.message} [{finding.name}]"
+                       f"{engine_suffix(finding)}\n")
 
     def stop(self) -> None:
         if self.count:
@@ -58,7 +67,9 @@ class JsonFormatter(Formatter):
         self.items: list[dict[str, Any]] = []
 
     def handle(self, finding: Finding) -> None:
-        self.items.append(finding._asdict())
+        item = finding._asdict()
+        item["engines"] = list(finding.engines)
+        self.items.append(item)
 
     def stop(self) -> None:
         self.out.write(json.dumps(self.items, indent=2, ensure_ascii=False) + "\n")
@@ -82,7 +93,8 @@ class GithubFormatter(Formatter):
         if finding.column is not None:
             props.append(f"col={finding.column}")
         props.append(f"title={_escape_property(f'{finding.code} {finding.name}')}")
-        self.out.write(f"::{self._LEVEL[finding.severity]} {','.join(props)}::{_escape_data(finding.message)}\n")
+        message = finding.message + engine_suffix(finding)
+        self.out.write(f"::{self._LEVEL[finding.severity]} {','.join(props)}::{_escape_data(message)}\n")
 
 
 class SarifFormatter(Formatter):
@@ -102,6 +114,7 @@ class SarifFormatter(Formatter):
             "level": self._LEVEL[finding.severity],
             "message": {"text": finding.message},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": finding.path}, "region": region}}],
+            "properties": {"engines": list(finding.engines)},
         })
 
     def stop(self) -> None:

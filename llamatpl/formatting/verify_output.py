@@ -26,6 +26,9 @@ def report_json(report: Report) -> dict[str, Any]:
         "expected_ids": f.expected_ids if f else [],
         "actual_ids": f.actual_ids if f else [],
         "inherent": {k: report.inherent.get(k, 0) for k in ("boundary-merge", "special-token-injection")},
+        "engine": report.engine,
+        "rejected": report.rejected,
+        "first_rejection": report.first_rejection,
         "seconds": round(report.seconds, 3),
         "timings": {k: round(v, 3) for k, v in report.timings.items()},
     }
@@ -36,12 +39,19 @@ def write_json(report: Report, out: TextIO) -> None:
 
 
 def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
-    head = f"{report.template} (Llama {report.version}, reference dialect {report.dialect})"
+    engine = "" if report.engine == "transformers" else f", as {report.engine} builds it"
+    head = f"{report.template} (Llama {report.version}, reference dialect {report.dialect}{engine})"
     rate = report.examples / report.seconds if report.seconds else 0.0
     inherent = ", ".join(f"{k} {n}" for k, n in sorted(report.inherent.items())) or "none"
     f = report.failure
+    if report.rejected:
+        out.write(f"{report.engine} rejected {report.rejected} of {report.examples} conversations "
+                  f"(not counted as passes); the first: {report.first_rejection}\n")
+    if f is None and not report.accepted:
+        out.write(f"FAIL {head}: {report.engine} rejected every conversation, so nothing was verified\n")
+        return
     if f is None:
-        out.write(f"PASS {head}: {report.examples} conversations token-exact with Meta's reference, "
+        out.write(f"PASS {head}: {report.accepted} conversations token-exact with Meta's reference, "
                   f"except inherent differences ({inherent}); {rate:.0f} conversations/s\n")
         if report.inherent and not report.strict:
             out.write("Inherent differences come from tokenizing a string; --strict makes them fail.\n")

@@ -13,6 +13,7 @@ from jinja2 import meta, nodes
 from ..rendering.environment import ENVIRONMENT
 from ..errors import LlamatplError, RenderError
 from ..rendering.limits import Limits
+from ..engines.base import Engine
 from ..probes.run import ProbeRun, ProbeSet
 from ..tokens.tokenizer import special_tokens
 from .finding import Finding, RuleIdentity
@@ -41,10 +42,14 @@ class LintContext:
     source: str
     version: str
     line_map: Callable[[int], tuple[int, str]] | None = None
+    engine: Engine | None = None  # probes go through this serving engine's request handling
+    baseline: ProbeSet | None = None  # transformers' probe renders, shared by the engines' contexts
 
     @cached_property
     def _probes(self) -> ProbeSet:
-        return ProbeSet(self.source, self.version, limits=LINT_LIMITS)
+        if self.engine is None or self.engine.name == "transformers":
+            return self.baseline or ProbeSet(self.source, self.version, limits=LINT_LIMITS)
+        return ProbeSet(self.source, self.version, limits=LINT_LIMITS, engine=self.engine, baseline=self.baseline)
 
     @cached_property
     def parsed(self) -> nodes.Template | jinja2.TemplateSyntaxError:
@@ -108,7 +113,8 @@ class LintContext:
         or the template does not compile."""
         if name not in PROBES_FOR[self.version] or self.compile_error is not None:
             return None
-        return self._probes.get(name)
+        run = self._probes.get(name)
+        return None if run.rejected else run  # a request the engine refuses: its users never meet it
 
     def probes(self) -> Iterator[ProbeRun]:
         for name in PROBES_FOR[self.version]:

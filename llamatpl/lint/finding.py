@@ -17,6 +17,8 @@ class Finding(NamedTuple):
     name: str
     severity: str
     message: str
+    #: the serving engines whose users meet it (lint runs each probe through each engine)
+    engines: tuple[str, ...] = ()
 
     @property
     def fails(self) -> bool:

@@ -8,10 +8,12 @@ template line), a ``.gguf`` file, or a directory searched for all of those.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engines import NAMES as ENGINE_NAMES
+from ..engines import get_engine
 from ..errors import LlamatplError
 from ..versions import detect_version, normalize_version
 from .context import LintContext
@@ -44,11 +46,29 @@ class Source:
     line_map: Callable[[int], tuple[int, str]] | None = None
 
 
-def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None) -> list[Finding]:
-    """All findings of ``rules`` on one template, suppressions applied, in line order."""
+def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None,
+                engines: Sequence[str] = ENGINE_NAMES) -> list[Finding]:
+    """All findings of ``rules`` on one template, suppressions applied, in line order.
+
+    The probes go through each of ``engines``' request handling; a finding carries the engines
+    whose run produced it (the same rule, line and message), in the order given.
+    """
     v = normalize_version(version) if version else detect_version(source.text).version
-    ctx = LintContext(source.path, source.text, v, source.line_map)
+    rules = list(rules)
     suppressions = Suppressions.parse(source.text)
+    baseline = LintContext(source.path, source.text, v, source.line_map)
+    tagged: dict[Finding, list[str]] = {}
+    for name in engines:
+        engine = get_engine(name)
+        ctx = baseline if engine.name == "transformers" else LintContext(
+            source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes)
+        for finding in _check(ctx, rules, v, suppressions):
+            tagged.setdefault(finding, []).append(engine.name)
+    findings = [f._replace(engines=tuple(names)) for f, names in tagged.items()]
+    return sorted(findings, key=lambda f: (f.line, f.code, f.message))
+
+
+def _check(ctx: LintContext, rules: list[type[Rule]], v: str, suppressions: Suppressions) -> set[Finding]:
     findings: list[Finding] = []
     for rule_class in rules:
         if v not in rule_class.versions or (rule_class.needs_parse and ctx.ast is None):
@@ -59,7 +79,7 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
         except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others' findings
             found = [ctx.finding(rule, 1, f"internal error in rule: {type(exc).__name__}: {exc}")]
         findings.extend(f for f in found if _template_line_allowed(f, ctx, suppressions))
-    return sorted(set(findings), key=lambda f: (f.line, f.code, f.message))
+    return set(findings)
 
 
 def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Suppressions) -> bool:
@@ -67,15 +87,17 @@ def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Sup
 
 
 def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iterable[str] = (),
-               ignore: Iterable[str] = (), jobs: int = 1) -> Iterator[Finding]:
+               ignore: Iterable[str] = (), jobs: int = 1, engines: Sequence[str] = ENGINE_NAMES) -> Iterator[Finding]:
     """Lint every template found under ``paths``; yields findings file by file, in order.
 
-    ``jobs`` > 1 lints templates in that many worker processes.
+    ``jobs`` > 1 lints templates in that many worker processes. ``engines`` are the serving
+    engines whose users' findings to report (each finding is tagged with those it affects).
     """
     rules = select_rules(select, ignore)
+    engines = tuple(get_engine(e).name for e in engines)  # unknown names are a usage error, up front
     if jobs <= 1:
         for source in collect(paths):
-            yield from lint_source(source, rules, version=version)
+            yield from lint_source(source, rules, version=version, engines=engines)
         return
     import multiprocessing
 
@@ -83,13 +105,13 @@ def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iter
     codes = tuple(r.code for r in rules)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with (context or multiprocessing).Pool(jobs) as pool:
-        for found in pool.imap(_lint_one, [(s, codes, version) for s in sources], chunksize=4):
+        for found in pool.imap(_lint_one, [(s, codes, version, engines) for s in sources], chunksize=4):
             yield from found
 
 
-def _lint_one(task: tuple[Source, tuple[str, ...], str | None]) -> list[Finding]:
-    source, codes, version = task
-    return lint_source(source, select_rules(codes), version=version)
+def _lint_one(task: tuple[Source, tuple[str, ...], str | None, tuple[str, ...]]) -> list[Finding]:
+    source, codes, version, engines = task
+    return lint_source(source, select_rules(codes), version=version, engines=engines)
 
 
 def collect(paths: Iterable[str]) -> Iterator[Source]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .run import ProbeRun, ProbeSet
+from ..engines.base import Engine
 from ..rendering.templates import ChatTemplate
+from .run import ProbeRun, ProbeSet
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ def _has(run: ProbeRun, *needles: str) -> bool:
 
 
 def _check(run: ProbeRun, ok: bool, yes: str, no: str) -> tuple[bool, str]:
+    if run.rejected is not None:
+        return False, run.rejected.split(": ", 1)[-1]
     if run.error is not None:
         return False, f"raises: {run.error.reason}"
     return (True, yes) if ok else (False, no)
@@ -52,7 +55,11 @@ _CHECKS: dict[str, tuple[str, Callable[[ProbeRun], tuple[bool, str]]]] = {
 NAMES = tuple(_CHECKS)
 
 
-def capabilities(template: ChatTemplate) -> list[Capability]:
-    """Probe ``template`` for each capability; every render runs in the sandbox, under limits."""
-    probes = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens))
+def capabilities(template: ChatTemplate, *, engine: Engine | None = None) -> list[Capability]:
+    """Probe ``template`` for each capability; every render runs in the sandbox, under limits.
+
+    With a serving ``engine`` the probes go through its request handling, in the shapes it accepts
+    (a capability whose probe the engine refuses is reported unsupported, with the engine's reason).
+    """
+    probes = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens), engine=engine)
     return [Capability(name, *check(probes.get(probe))) for name, (probe, check) in _CHECKS.items()]

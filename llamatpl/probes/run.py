@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..verification.compare import VERIFY_TODAY, Verdict, compare
+from ..engines.base import Engine
+from ..errors import EngineRejected, LimitExceeded, LlamatplError, RenderError, SandboxViolation
 from ..rendering.conversation import Conversation
-from ..errors import LimitExceeded, LlamatplError, RenderError, SandboxViolation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
-from ..verification.reference import Expected, encode
 from ..rendering.renderer import render_text
-from ..rendering.templates import DEFAULT_SPECIAL_TOKENS
+from ..rendering.templates import DEFAULT_SPECIAL_TOKENS, ChatTemplate
+from ..verification.compare import VERIFY_TODAY, Verdict, compare
+from ..verification.reference import Expected, encode
 
 _WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city",
@@ -92,6 +93,7 @@ class ProbeRun:
     text: str | None = None
     error: RenderError | None = None
     trace: list[tuple[int, int]] = field(default_factory=list)
+    rejected: str | None = None  # the serving engine refused the probe's request (its reason)
 
     @property
     def ok(self) -> bool:
@@ -142,11 +144,14 @@ class ProbeSet:
     the rest report that same failure instead of running: a runaway template costs one deadline."""
 
     def __init__(self, template_text: str, version: str, *, special_tokens: dict[str, str] | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, engine: Engine | None = None,
+                 baseline: ProbeSet | None = None) -> None:
         self.template_text = template_text
         self.version = version
         self.special_tokens = special_tokens
         self.limits = limits
+        self.engine = engine
+        self.baseline = baseline  # transformers' runs, whose traces serve an engine that cannot trace
         self._runs: dict[str, ProbeRun] = {}
         self._limited: ProbeRun | None = None
 
@@ -155,21 +160,47 @@ class ProbeSet:
             if self._limited is not None:
                 return self._limited
             run = run_probe(name, self.template_text, self.version, special_tokens=self.special_tokens,
-                            limits=self.limits)
+                            limits=self.limits, engine=self.engine)
+            if run.text is not None and not run.trace and self.baseline is not None:
+                same = self.baseline.get(name)
+                if same.text == run.text:
+                    run.trace = same.trace
             if isinstance(run.error, LimitExceeded):
                 self._limited = run
             self._runs[name] = run
         return self._runs[name]
 
 
-def run_probe(name: str, template_text: str, version: str, *,
-              special_tokens: dict[str, str] | None = None, limits: Limits = DEFAULT_LIMITS) -> ProbeRun:
-    """Render probe ``name`` through ``template_text`` (sandboxed, limited), keeping a trace."""
+def run_probe(name: str, template_text: str, version: str, *, special_tokens: dict[str, str] | None = None,
+              limits: Limits = DEFAULT_LIMITS, engine: Engine | None = None) -> ProbeRun:
+    """Render probe ``name`` through ``template_text`` (sandboxed, limited), keeping a trace.
+
+    With a serving ``engine`` the probe is sent in that engine's accepted shapes through its request
+    handling (the run's conversation is the one as sent); a refusal is kept in ``rejected``.
+    """
     conversation = Conversation.from_data(PROBES[name], name=f"probe {name}")
+    request = None
+    if engine is not None and engine.name != "transformers":
+        try:
+            request = engine.as_request(Conversation.from_request(PROBES[name], name=f"probe {name}"))
+            conversation = Conversation.from_data(request)
+        except LlamatplError as exc:
+            request = None
+            run = ProbeRun(name, conversation, template_text, version, rejected=exc.message)
+            return run
     run = ProbeRun(name, conversation, template_text, version)
     try:
-        run.text = render_text(template_text, conversation, special_tokens=special_tokens or DEFAULT_SPECIAL_TOKENS,
-                               today=VERIFY_TODAY, name="template", trace=run.trace, limits=limits)
+        if request is not None and engine is not None:
+            tpl = ChatTemplate("template", template_text, version, "given",
+                               special_tokens=special_tokens or DEFAULT_SPECIAL_TOKENS)
+            run.text = engine.render(request, tpl, today=VERIFY_TODAY, limits=limits, trace=run.trace)
+        else:
+            run.text = render_text(template_text, conversation,
+                                   special_tokens=special_tokens or DEFAULT_SPECIAL_TOKENS,
+                                   today=VERIFY_TODAY, name="template", trace=run.trace, limits=limits)
+    except EngineRejected as exc:
+        run.rejected = exc.message
+        run.trace = []
     except RenderError as exc:
         run.error = exc
         run.trace = []

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from ..engines.base import Engine
+from ..errors import EngineRejected, LimitExceeded, RenderError
 from ..rendering.conversation import Conversation
-from ..errors import LimitExceeded, RenderError
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, Expected, encode
 from ..rendering.renderer import render_text
@@ -27,6 +28,7 @@ from ..tokens.tokenizer import get_tokenizer
 CATEGORIES = ("bos", "header", "end-token", "generation-prompt", "trimmed-content", "content-mismatch",
               "system-block", "tool-call", "tool-output", "raises")
 INHERENT = ("boundary-merge", "special-token-injection")
+REJECTED = "rejected"  # the serving engine refused the request: counted, never a pass
 END_TOKENS = ("<|eot_id|>", "<|eom_id|>")
 VERIFY_TODAY = date(2024, 7, 26)
 
@@ -48,6 +50,10 @@ class Verdict:
     limited: bool = False  # the template ran into a time, size or recursion limit
 
     @property
+    def rejected(self) -> bool:
+        return self.category == REJECTED
+
+    @property
     def ok(self) -> bool:
         return self.category is None
 
@@ -58,21 +64,31 @@ class Verdict:
 def verify_conversation(template: str | ChatTemplate, conversation: Conversation | dict[str, Any] | list[Any], *,
            version: str | None = None, dialect: str | Dialect | None = None,
            today: date = VERIFY_TODAY, tokenizer: Any = None, timings: dict[str, float] | None = None,
-           limits: Limits = DEFAULT_LIMITS) -> Verdict:
+           limits: Limits = DEFAULT_LIMITS, engine: Engine | None = None) -> Verdict:
     """Check one conversation: render it with ``template`` and compare with Meta's reference.
 
     ``dialect`` defaults to the one the template declares (``{#- llamatpl: dialect=tuned -#}``),
-    else ``official``. ``today`` pins the clock for both sides.
+    else ``official``. ``today`` pins the clock for both sides. With a serving ``engine`` the
+    conversation is sent in that engine's accepted shapes (:meth:`Engine.as_request`) through its
+    request handling; the reference encodes the conversation as sent, and a request the engine
+    refuses gives a ``rejected`` verdict (never a pass).
     """
     tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
     v = version or tpl.version
-    conv = Conversation.from_data(conversation)
+    request = None if engine is None or engine.name == "transformers" else engine.as_request(
+        Conversation.from_request(conversation))
+    conv = Conversation.from_data(conversation if request is None else request)
     clock = _Clock(timings)
     expected = encode(conv, version=v, dialect=dialect or declared_dialect(tpl.text), today=today)
     clock.lap("reference")
     try:
-        rendered = render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
-                               special_tokens=tpl.special_tokens, today=today, name=tpl.name, limits=limits)
+        if engine is not None:
+            rendered = engine.render(request or conv, tpl, today=today, limits=limits)
+        else:
+            rendered = render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
+                                   special_tokens=tpl.special_tokens, today=today, name=tpl.name, limits=limits)
+    except EngineRejected as exc:
+        return Verdict(conv, category=REJECTED, expected=expected.prompt, error=exc.message)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,
                        limited=isinstance(exc, LimitExceeded))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from ..engines.base import Engine
 from .compare import VERIFY_TODAY, Verdict, declared_dialect, verify_conversation
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
@@ -36,10 +37,19 @@ class Report:
     seconds: float = 0.0
     #: seconds spent in each stage: generation, render, reference, tokenize, compare
     timings: dict[str, float] = field(default_factory=dict)
+    engine: str = "transformers"
+    #: conversations the serving engine refused (never a pass), and the first refusal's reason
+    rejected: int = 0
+    first_rejection: str | None = None
+
+    @property
+    def accepted(self) -> int:
+        return self.examples - self.rejected
 
     @property
     def ok(self) -> bool:
-        return self.failure is None
+        """No template fault, and at least one conversation the engine accepted."""
+        return self.failure is None and self.accepted > 0
 
 
 class _Fault(Exception):
@@ -51,25 +61,27 @@ class _Fault(Exception):
 def verify_template(template: ChatTemplate, *, version: str | None = None, examples: int = 100, seed: int = 0,
                     strict: bool = False, dialect: str | Dialect | None = None,
                     conversations: Iterable[Conversation] | None = None,
-                    today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS) -> Report:
+                    today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS,
+                    engine: Engine | None = None) -> Report:
     """Verify ``template`` over ``conversations`` (each once) or ``examples`` generated ones.
 
     Fails on the first template fault; with ``strict`` an inherent token difference fails too.
+    Under a serving ``engine``, conversations it refuses are counted in ``rejected`` and skipped.
     """
     v = version or template.version
     d = get_dialect(dialect or declared_dialect(template.text))
-    report = Report(template.name, v, d.name, strict=strict)
+    report = Report(template.name, v, d.name, strict=strict, engine=engine.name if engine else "transformers")
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
             verdict = verify_conversation(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
-                             timings=report.timings, limits=limits)
+                                          timings=report.timings, limits=limits, engine=engine)
             _count(report, verdict)
-            if not verdict.passes(strict=strict):
+            if not verdict.rejected and not verdict.passes(strict=strict):
                 report.failure = verdict
                 break
     else:
-        _search(report, template, v, d, examples, seed, strict, today, tokenizer, limits)
+        _search(report, template, v, d, examples, seed, strict, today, tokenizer, limits, engine)
     report.seconds = time.perf_counter() - started
     measured = sum(report.timings.values())
     report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
@@ -78,12 +90,15 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
 
 def _count(report: Report, verdict: Verdict) -> None:
     report.examples += 1
+    if verdict.rejected:
+        report.rejected += 1
+        report.first_rejection = report.first_rejection or verdict.error
     if verdict.inherent:
         report.inherent[verdict.inherent] += 1
 
 
 def _search(report: Report, template: ChatTemplate, version: str, dialect: Dialect, examples: int, seed: int,
-            strict: bool, today: date, tokenizer: Any, limits: Limits) -> None:
+            strict: bool, today: date, tokenizer: Any, limits: Limits, engine: Engine | None) -> None:
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fix_seed
 
@@ -98,9 +113,11 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
             verdict = replace(limited, conversation=conversation)
         else:
             verdict = verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
-                             tokenizer=tokenizer, timings=report.timings, limits=limits)
+                                          tokenizer=tokenizer, timings=report.timings, limits=limits, engine=engine)
             if not found:  # count what was generated, not the replays made while shrinking
                 _count(report, verdict)
+        if verdict.rejected:
+            return
         if not verdict.passes(strict=strict):
             found = True
             limited = verdict if verdict.limited else None
