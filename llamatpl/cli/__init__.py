@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import EXIT_ERROR, EXIT_OK, LlamatplError, UsageError
+from ..errors import EXIT_ERROR, LlamatplError, UsageError
 # Each module registers its command on app; importing them in this order is the order --help lists.
 from . import render, verify, lint, caps, diff, parse  # noqa: F401  # isort: skip
 from .app import app
@@ -17,11 +17,17 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Entry point: run the app; turn library errors into one line on stderr and an exit code."""
+    """Entry point: run the app; turn library errors into one line on stderr and an exit code.
+
+    Usage mistakes (an unknown option, a missing argument) are click's own: the command's usage
+    line, the error, exit 2. Options the library finds incompatible read the same way.
+    """
     try:
-        code = app(standalone_mode=False)
+        app(standalone_mode=True)
     except UsageError as exc:
-        sys.stderr.write(f"llamatpl: usage error: {exc.message} (see llamatpl COMMAND --help)\n")
+        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "COMMAND")
+        sys.stderr.write(f"Usage: llamatpl {command} [OPTIONS] ...\n"
+                         f"Try 'llamatpl {command} --help' for help.\n\nError: {exc.message}\n")
         sys.exit(exc.exit_code)
     except LlamatplError as exc:
         sys.stderr.write(f"{exc.message}\n")
@@ -29,18 +35,8 @@ def main() -> None:
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - the edge where nothing may escape as a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(EXIT_ERROR)
         if os.environ.get("LLAMATPL_DEBUG"):
             raise
         sys.stderr.write(f"llamatpl: internal error: {type(exc).__name__}: {exc} "
                          "(set LLAMATPL_DEBUG=1 for the traceback)\n")
         sys.exit(EXIT_ERROR)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
