@@ -23,7 +23,7 @@ def main() -> None:
     line, the error, exit 2. Options the library finds incompatible read the same way.
     """
     try:
-        app(standalone_mode=True)
+        app(standalone_mode=True, prog_name="llamatpl")
     except UsageError as exc:
         command = next((a for a in sys.argv[1:] if not a.startswith("-")), "COMMAND")
         sys.stderr.write(f"Usage: llamatpl {command} [OPTIONS] ...\n"
