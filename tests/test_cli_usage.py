@@ -19,7 +19,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     (("render",), "Missing argument"),
     (("lint",), "Missing argument"),
     (("render", "fixtures/plain-chat.json", "--engine", "nope"), "--engine: 'nope' is not one of"),
-    (("render", "fixtures/plain-chat.json", "--engine-args", "--foo"), "transformers has no flag '--foo'"),
+    (("render", "fixtures/plain-chat.json", "--engine-args", "--foo"), "--engine-args: transformers has no flag '--foo'"),
 ])
 def test_usage_mistakes_are_usage_errors(args, error):
     result = run(*args)
