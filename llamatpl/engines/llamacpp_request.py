@@ -238,7 +238,7 @@ def parse_request(body: Mapping[str, Any], *, server_kwargs: Mapping[str, Any], 
             raise fail("messages", "Cannot have 2 or more assistant messages at the end of the list.")
         continuation, agp = AUTO, False
     if continuation != NONE and agp:
-        raise fail("", "Cannot set both add_generation_prompt and continue_final_message to true.")
+        raise fail("continue_final_message", "Cannot set both add_generation_prompt and continue_final_message to true.")
     kwargs = dict(server_kwargs)
     kwargs.update({k: v for k, v in body.items() if k not in REQUEST_FIELDS})  # a llamatpl file's variables
     request_kwargs = body.get("chat_template_kwargs")
