@@ -21,7 +21,7 @@ import contextvars
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 
@@ -162,7 +162,7 @@ def _build_probe_environment() -> LlamaSandbox:
     env = build_llama_environment(_ProbeSandbox)
     for name, filter_ in list(env.filters.items()):
         env.filters[name] = _marking_filter(name, filter_)
-    plain_iterable = env.tests["iterable"]
+    plain_iterable = cast(Callable[[Any], bool], env.tests["iterable"])
     env.tests["iterable"] = lambda value: isinstance(value, str) or plain_iterable(value)
     env.finalize = _finalize
     return env
