@@ -222,10 +222,25 @@ def test_fixtures_render_or_are_rejected_with_a_reason(name):
     assert len(rejected) == 5, rejected
 
 
-@pytest.mark.parametrize("name", ["tuned:3.2", "tuned:3.2-vision"])
-def test_tuned_32_tool_templates_fail_on_llamacpps_jinja(name):
-    # `fns.items` on a namespace is the object's builtin items() (runtime.cpp member_expression), and
-    # selectattr("function.arguments", "string") names an unknown test (value.cpp selectattr)
-    body = json.loads((Path(__file__).parent.parent / "fixtures" / "tools-in-system.json").read_text())
-    with pytest.raises(RenderError, match="line (43|58)"):
-        render(body, template=name, engine="llama.cpp", today=TODAY)
+@pytest.mark.parametrize("snippet", [
+    # runtime.cpp member_expression::execute_impl: a static member is looked up as a builtin first
+    "{% set fns = namespace(items=[]) %}{% set fns.items = fns.items + [1] %}{{ fns.items }}",
+    # value.cpp selectattr: two arguments are (test, value); "function.arguments" is no test
+    "{{ calls | selectattr('function.arguments', 'string') | list }}",
+    # value.cpp selectattr: input must be an array
+    "{{ 'text' | rejectattr('type', 'defined') | list }}",
+])
+def test_constructs_that_fail_on_llamacpps_jinja(snippet):
+    with pytest.raises(RenderError):
+        render_variables(snippet, {"calls": [{"function": {"arguments": "{}"}}]}, flavour="llama.cpp")
+    render_variables(snippet, {"calls": [{"function": {"arguments": "{}"}}]})  # jinja2 renders them
+
+
+@pytest.mark.parametrize("name", ["tuned:3.1", "tuned:3.2", "tuned:3.2-vision"])
+def test_tuned_templates_render_every_fixture_llamacpp_accepts(name):
+    for path in FIXTURES:
+        try:
+            out = render(json.loads(path.read_text()), template=name, engine="llama.cpp", today=TODAY)
+        except EngineRejected:
+            continue
+        assert out.startswith("<|begin_of_text|>")

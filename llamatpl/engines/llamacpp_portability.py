@@ -6,10 +6,10 @@ of the environment cannot (or does not) turn into llama.cpp's result in every ca
 
 * the ``format`` filter (``value.cpp``, string builtin ``format``): only ``{}`` placeholders, so
   ``"%s"|format(x)`` stays ``%s`` on llama.cpp while every Python engine substitutes it;
-* a dict method read as an attribute and not called (``x.items``, ``x.keys``, ...): llama.cpp's
-  member access (``runtime.cpp:member_expression::execute_impl``) yields its builtin function
-  object, jinja2 a bound Python method (printed with a memory address), and a JSON-schema key
-  named ``items`` is shadowed differently;
+* ``x.items`` (``keys``, ``values``) read without a call: llama.cpp's member access
+  (``runtime.cpp:member_expression::execute_impl``) looks a builtin up first, so a namespace
+  attribute named ``items`` is never read (``ns.items + [...]`` raises), while jinja2 gives the
+  attribute, or a bound method printed with its memory address;
 * ``selectattr`` / ``rejectattr`` with a dotted attribute or a test argument (``value.cpp:selectattr``):
   llama.cpp looks a dotted name up as one key, and reads two arguments as (test, value) on the
   item itself rather than (attribute, test);
@@ -56,8 +56,9 @@ def _cached(template_text: str) -> tuple[PortabilityWarning, ...]:
         if attr.attr in _DICT_METHODS and id(attr) not in called:
             found.append(PortabilityWarning(
                 attr.lineno, f".{attr.attr}",
-                f"reads the dict method '{attr.attr}' as an attribute without calling it: llama.cpp gives its "
-                "builtin function (or, for a JSON-schema key of that name, not the key), jinja2 a bound method"))
+                f"reads '{attr.attr}' as an attribute without calling it: on llama.cpp that is always the "
+                "object's builtin function, never a namespace attribute or key of that name; jinja2 gives "
+                "the attribute (or a bound method)"))
     found += _string_loops(tree)
     return tuple(sorted(set(found)))
 
@@ -92,6 +93,9 @@ def _string_loops(tree: nodes.Template) -> list[PortabilityWarning]:
                if any(t.name == "string" for t in branch.test.find_all(nodes.Test))
                or (isinstance(branch.test, nodes.Test) and branch.test.name == "string")
                for loop in branch.find_all(nodes.For)}
+    guarded |= {id(inner) for outer in tree.find_all(nodes.For) if outer.test is not None
+                and any(t.name == "string" for t in outer.test.find_all(nodes.Test))
+                for inner in outer.find_all(nodes.For)}
     out = []
     for loop in tree.find_all(nodes.For):
         target = loop.iter.node if isinstance(loop.iter, nodes.Filter) else loop.iter

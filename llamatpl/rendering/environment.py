@@ -230,16 +230,17 @@ def _build_environment(kind: type[LlamaSandbox] = LlamaSandbox) -> LlamaSandbox:
 
 
 ENVIRONMENT = _build_environment()
-# flavour name -> environment; other flavours register themselves (llamatpl.rendering.llama_flavour)
+# flavour name -> environment; other flavours register themselves on import
+# (llamatpl.rendering.llama_flavour, which the renderer imports)
 FLAVOURS: dict[str, LlamaSandbox] = {"transformers": ENVIRONMENT}
 
 
 def environment_for(flavour: str = "transformers") -> LlamaSandbox:
     """The sandboxed environment of a flavour: ``transformers`` (the default) or ``llama.cpp``."""
-    if flavour not in FLAVOURS:
-        from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavours
-
-    return FLAVOURS[flavour]
+    try:
+        return FLAVOURS[flavour]
+    except KeyError:
+        raise InvalidTemplate(f"no Jinja flavour {flavour!r} (known: {', '.join(FLAVOURS)})") from None
 
 
 @functools.lru_cache(maxsize=256)

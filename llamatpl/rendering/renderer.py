@@ -21,6 +21,7 @@ from typing import Any
 import jinja2
 
 from . import limits as _limits
+from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
 from .environment import compile_template, pinned_today, restore_today
 from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
