@@ -244,3 +244,12 @@ def test_tuned_templates_render_every_fixture_llamacpp_accepts(name):
         except EngineRejected:
             continue
         assert out.startswith("<|begin_of_text|>")
+
+
+def test_lists_print_as_llamacpp_writes_them():
+    # value.cpp:value_to_string_repr: single quotes without escapes, JSON when the string holds a quote
+    text = "{{ x|trim }}|{{ y }}"
+    out = render_variables(text, {"x": [{"type": "text", "text": "a\nb"}], "y": {"k": "it's"}}, flavour="llama.cpp")
+    assert out == "[{'type': 'text', 'text': 'a\nb'}]|{'k': \"it's\"}"
+    system = llama({"messages": [{"role": "system", "content": "One\nTwo"}, user()]}, template="official:3.2-vision")
+    assert "[{'type': 'text', 'text': 'One\nTwo'}]<|eot_id|>" in system

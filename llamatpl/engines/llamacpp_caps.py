@@ -28,7 +28,7 @@ import jinja2
 from ..errors import LimitExceeded, RenderError
 from ..rendering.environment import FLAVOURS, LlamaSandbox
 from ..rendering.limits import DEFAULT_LIMITS, Limits
-from ..rendering.llama_flavour import LlamaCppSandbox, build_llama_environment
+from ..rendering.llama_flavour import LlamaCppSandbox, build_llama_environment, llama_finalize
 from ..rendering.renderer import render_variables
 
 PROBE_FLAVOUR = "llama.cpp-probe"
@@ -155,7 +155,7 @@ def _marking_filter(name: str, filter_: Callable[..., Any]) -> Callable[..., Any
 
 def _finalize(value: Any) -> Any:
     _mark(value)  # an identifier printed is an identifier read
-    return value
+    return llama_finalize(value)
 
 
 def _build_probe_environment() -> LlamaSandbox:

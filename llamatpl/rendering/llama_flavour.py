@@ -8,8 +8,9 @@ What changes against the transformers environment (same sandbox, same limits):
 * ``format`` does what llama.cpp's string builtin ``format`` does: each ``{}`` takes the next
   positional argument, every other character is literal, so ``"%s"|format(x)`` stays ``%s``;
   any other ``{...}`` field is an error ("format() only supports simple '{}' placeholders");
-* a value turned into text (``format`` arguments) is written as llama.cpp writes it: ``True``,
-  ``None``, lists and objects in their Python-like repr (``value.h`` ``as_string``);
+* a list or object turned into text (printed, ``trim``, ``string``, ``format`` arguments) is
+  written as llama.cpp writes it (``value.h`` ``as_string``, ``value.cpp:value_to_string_repr``):
+  strings inside in single quotes without escapes, or as JSON when they hold a quote;
 * ``selectattr``/``rejectattr`` and ``select``/``reject`` (all one function in ``value.cpp:selectattr``):
   one argument is an attribute (a key, never a dotted path) whose truth selects; two are a test
   and its argument applied to the item itself; three are attribute, test and argument; items
@@ -25,6 +26,7 @@ Differences jinja2 cannot mimic are reported, not rendered: see
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jinja2
@@ -36,14 +38,36 @@ FLAVOUR = "llama.cpp"
 
 
 def as_llama_string(value: Any) -> str:
-    """A value as llama.cpp's ``as_string`` writes it (Python's ``str`` for the JSON types)."""
+    """A value as llama.cpp's ``as_string`` writes it (``value.h``): a string as it is, a list or
+    object with each member in :func:`llama_repr`, ``True``/``False``/``None`` as Python does."""
     if isinstance(value, str):
         return value
     if value is None:
         return "None"
     if isinstance(value, jinja2.Undefined):
         return ""
+    if isinstance(value, (list, tuple, dict)):
+        return llama_repr(value)
     return str(value)
+
+
+def llama_repr(value: Any) -> str:
+    """``value.cpp:value_to_string_repr``: a string in single quotes, unescaped, or as JSON when it
+    holds a single quote (Python's ``repr`` escapes newlines and picks quotes differently)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False) if "'" in value else f"'{value}'"
+    if isinstance(value, list):
+        return "[" + ", ".join(llama_repr(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(llama_repr(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{llama_repr(k)}: {llama_repr(v)}" for k, v in value.items()) + "}"
+    return as_llama_string(value)
+
+
+def llama_finalize(value: Any) -> Any:
+    """``{{ value }}`` of a list or object prints llama.cpp's text for it, not Python's repr."""
+    return as_llama_string(value) if isinstance(value, (list, tuple, dict)) else value
 
 
 def llama_format(value: Any, *args: Any, **kwargs: Any) -> str:
@@ -148,6 +172,10 @@ def build_llama_environment(kind: type[LlamaSandbox] = LlamaCppSandbox) -> Llama
 
     env.filters["tojson"] = tojson
     env.filters["safe"] = llama_safe
+    # filter_expression::execute_impl coerces a non-string to its text before strip/upper/...
+    env.filters["trim"] = lambda value, chars=None: as_llama_string(value).strip(chars)
+    env.filters["string"] = as_llama_string
+    env.finalize = llama_finalize
     env.filters["format"] = llama_format
     env.filters["selectattr"] = env.filters["select"] = _selectattr(reject=False)
     env.filters["rejectattr"] = env.filters["reject"] = _selectattr(reject=True)
