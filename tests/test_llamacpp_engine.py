@@ -253,3 +253,16 @@ def test_lists_print_as_llamacpp_writes_them():
     assert out == "[{'type': 'text', 'text': 'a\nb'}]|{'k': \"it's\"}"
     system = llama({"messages": [{"role": "system", "content": "One\nTwo"}, user()]}, template="official:3.2-vision")
     assert "[{'type': 'text', 'text': 'One\nTwo'}]<|eot_id|>" in system
+
+
+def test_system_message_merged_when_the_template_never_reads_it():
+    # caps.cpp system probe fails -> chat.cpp workaround::system_message_not_supported
+    tpl = probe_template("{% for m in messages %}{% if m.role == 'user' %}[{{ m.content }}]{% endif %}{% endfor %}")
+    body = {"messages": [{"role": "system", "content": "Sys"}, user("Hi")]}
+    assert render(body, template=tpl, engine="llama.cpp") == "[Sys\nHi]"
+
+
+def test_empty_trailing_assistant_adds_nothing():
+    # generate_parser only appends the generation prompt when the continued message is not empty()
+    out = llama({"messages": [user(), {"role": "assistant", "content": ""}]})
+    assert out.endswith("Hi<|eot_id|>")
