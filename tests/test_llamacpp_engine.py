@@ -266,3 +266,15 @@ def test_empty_trailing_assistant_adds_nothing():
     # generate_parser only appends the generation prompt when the continued message is not empty()
     out = llama({"messages": [user(), {"role": "assistant", "content": ""}]})
     assert out.endswith("Hi<|eot_id|>")
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ({"tool_choice": "sometimes"}, "Invalid tool_choice: sometimes"),
+    ({"tools": [TOOL], "grammar": "root ::= x"}, "Cannot use custom grammar constraints with tools."),
+    ({"json_schema": {}, "grammar": "root ::= x"}, "Cannot use both json_schema and grammar"),
+    ({"top_logprobs": 2}, "top_logprobs requires logprobs to be set to true"),
+])
+def test_option_rejections(extra, reason):
+    # tools/server/server-common.cpp:oaicompat_chat_params_parse; common/chat.cpp:common_chat_tool_choice_parse_oaicompat
+    with pytest.raises(EngineRejected, match=reason.replace("(", r"\(")):
+        llama({"messages": [user()], **extra})

@@ -220,16 +220,40 @@ def parse_continuation(value: Any) -> str:
     return NONE
 
 
+def _check_options(body: Mapping[str, Any], fail: Fail) -> None:
+    """The option checks ``oaicompat_chat_params_parse`` makes before it reads the messages, and
+    the logprobs ones after (none of them changes the prompt)."""
+    grammar = body.get("grammar")
+    if body.get("json_schema") is not None and isinstance(grammar, str) and grammar:
+        raise fail("grammar", "Cannot use both json_schema and grammar")
+    response_format = body.get("response_format")
+    kind = response_format.get("type", "") if isinstance(response_format, Mapping) else ""
+    if isinstance(kind, str) and kind not in ("", "text", "json_object", "json_schema"):
+        raise fail("response_format.type", 'response_format type must be one of "text" or "json_object", '
+                   f"but got: {kind}")
+
+
+def _check_logprobs(body: Mapping[str, Any], has_tools: bool, fail: Fail) -> None:
+    if body.get("logprobs") is True:
+        if has_tools and body.get("stream") is True:
+            raise fail("logprobs", "logprobs is not supported with tools + stream")
+    elif body.get("top_logprobs") is not None:
+        raise fail("top_logprobs", "top_logprobs requires logprobs to be set to true")
+
+
 def parse_request(body: Mapping[str, Any], *, server_kwargs: Mapping[str, Any], prefill: bool,
                   enable_thinking: bool, fail: Fail) -> Request:
     """``oaicompat_chat_params_parse`` up to ``common_chat_templates_apply``."""
-    tool_choice = body.get("tool_choice", "auto")
-    if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
-        raise fail("tool_choice", f"Invalid tool_choice: {tool_choice}")
+    _check_options(body, fail)
     raw_messages = body["messages"]
     check_contents(raw_messages, fail)
     messages = parse_messages(raw_messages, fail)
     tools = parse_tools(body.get("tools"), fail)
+    tool_choice = body.get("tool_choice", "auto")
+    if isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
+        raise fail("tool_choice", f"Invalid tool_choice: {tool_choice}")
+    if tools and tool_choice != "none" and "grammar" in body:
+        raise fail("grammar", "Cannot use custom grammar constraints with tools.")
     agp = body.get("add_generation_prompt", True)
     agp = agp if isinstance(agp, bool) else True
     continuation = parse_continuation(body["continue_final_message"]) if "continue_final_message" in body else NONE
@@ -256,4 +280,5 @@ def parse_request(body: Mapping[str, Any], *, server_kwargs: Mapping[str, Any], 
         kwargs.pop("reasoning_effort", None)
     elif isinstance(effort, str) and effort:
         kwargs["reasoning_effort"] = effort
+    _check_logprobs(body, bool(body.get("tools")), fail)
     return Request(messages, tools, agp, continuation, kwargs, enable_thinking)
