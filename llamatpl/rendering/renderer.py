@@ -21,8 +21,9 @@ from typing import Any
 import jinja2
 
 from . import limits as _limits
+from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
-from .environment import ENVIRONMENT, compile_template, pinned_today, restore_today
+from .environment import compile_template, pinned_today, restore_today
 from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
 from .templates import ChatTemplate, resolve_template
 
@@ -102,18 +103,21 @@ def render_variables(
     limits: _limits.Limits = _limits.DEFAULT_LIMITS,
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
+    flavour: str = "transformers",
 ) -> str:
     """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
     sandbox, within ``limits``; every error the template causes becomes one located line.
 
     The shared core of every engine that renders with jinja2: :func:`render_text` builds the
     variables as transformers does; other engines build their own (``llamatpl.engines``).
+    ``flavour`` picks the Jinja environment (``transformers``, or ``llama.cpp``: see
+    :mod:`llamatpl.rendering.llama_flavour`).
     """
     try:
-        compiled = compile_template(template_text)
+        compiled = compile_template(template_text, flavour)
     except InvalidTemplate as exc:
         raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
-    context = {**ENVIRONMENT.globals, **variables}
+    context = {**compiled.environment.globals, **variables}
     today_token = pinned_today(today) if today is not None else None
     budget_token = _limits.start(limits)
     try:
