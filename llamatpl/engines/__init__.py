@@ -16,7 +16,7 @@ from ..errors import UsageError
 from .base import Engine
 
 # engine name -> module under llamatpl.engines
-MODULES = {"transformers": "transformers"}  # vllm, llama.cpp and tgi join as their modules land
+MODULES = {"transformers": "transformers", "llama.cpp": "llamacpp"}  # vllm and tgi join as they land
 NAMES = tuple(MODULES)
 DEFAULT = "transformers"
 

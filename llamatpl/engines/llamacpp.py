@@ -62,7 +62,7 @@ class LlamaCpp(Engine):
         return options
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> str:
+               limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
         def fail(path: str, reason: str) -> Any:
             return self.reject(conversation, path, reason)
 
@@ -75,10 +75,11 @@ class LlamaCpp(Engine):
         messages, continued, mode = _template_messages(request, text, caps, fail)
         variables = _variables(request, template, messages, today)
 
-        def run(values: dict[str, Any]) -> str:
-            return render_variables(text, values, today=today, limits=limits, name=template.name, flavour=FLAVOUR)
+        def run(values: dict[str, Any], into: list[tuple[int, int]] | None = None) -> str:
+            return render_variables(text, values, today=today, limits=limits, name=template.name, flavour=FLAVOUR,
+                                    trace=into)
 
-        prompt = run(variables)
+        prompt = run(variables, trace)
         if continued is not None and not continued.empty():
             # common_chat_template_generation_prompt_impl: what add_generation_prompt adds
             without = {k: v for k, v in variables.items() if k != "add_generation_prompt"}

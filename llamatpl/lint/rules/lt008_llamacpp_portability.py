@@ -27,6 +27,7 @@ from ..registry import Rule, register
 @register
 class LlamaCppPortability(Rule):
     code = "LT008"
+    backend_of = "llama.cpp"
     name = "llamacpp-portability"
     severity = "warning"
 
