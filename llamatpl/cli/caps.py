@@ -7,8 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..errors import UsageError
-from .app import TextOrJson, VersionOpt, app
+from .app import EngineArgsOpt, TextOrJson, VersionOpt, app
 
 
 @app.command()
@@ -17,14 +16,16 @@ def caps(
     version: VersionOpt = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f", help="text or json.")] = TextOrJson.text,
     engine: Annotated[Optional[str], typer.Option(
-        "--engine", "-e", help="Report this engine's own verdicts (llama.cpp: common/jinja/caps.cpp).")] = None,
+        "--engine", "-e", help="llama.cpp: its own verdicts (common/jinja/caps.cpp); vllm, tgi: llamatpl's "
+                               "probes sent through that engine's request handling.")] = None,
+    engine_args: EngineArgsOpt = "",
 ) -> None:
     """Report what a template supports, found by probing."""
     from ..engines import get_engine
     from ..probes.caps import capabilities
     from ..rendering.templates import resolve_template
 
-    chosen = get_engine(engine) if engine is not None else None
+    chosen = get_engine(engine, engine_args=engine_args) if engine is not None else None
     tpl = resolve_template(template, version=version)
     if chosen is not None and chosen.name == "llama.cpp":
         from ..engines.llamacpp import VERDICTS
@@ -34,10 +35,13 @@ def caps(
         _write(tpl.name, tpl.version, found, format, {"engine": chosen.name, "verdicts": VERDICTS},
                f"{tpl.name} (Llama {tpl.version}): {VERDICTS} verdicts\n")
         return
-    if chosen is not None and chosen.name != "transformers":
-        raise UsageError(f"--engine: caps has no {chosen.name} verdicts (llama.cpp and transformers have)")
-    own = {c.name: {"supported": c.supported, "detail": c.detail} for c in capabilities(tpl)}
-    _write(tpl.name, tpl.version, own, format, {}, f"{tpl.name} (Llama {tpl.version})\n")
+    through = chosen if chosen is not None and chosen.name != "transformers" else None
+    own = {c.name: {"supported": c.supported, "detail": c.detail} for c in capabilities(tpl, engine=through)}
+    if through is None:
+        _write(tpl.name, tpl.version, own, format, {}, f"{tpl.name} (Llama {tpl.version})\n")
+        return
+    _write(tpl.name, tpl.version, own, format, {"engine": through.name, "verdicts": "llamatpl's probes"},
+           f"{tpl.name} (Llama {tpl.version}): llamatpl's probes through {through.name}'s request handling\n")
 
 
 def _write(name: str, version: str, found: dict[str, dict[str, Any]], format: TextOrJson,
