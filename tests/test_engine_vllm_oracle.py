@@ -39,7 +39,7 @@ SERVERS = {
     "--chat-template-content-format string": ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json",
                                               "--chat-template-content-format", "string"],
 }
-GENERATED = 160
+GENERATED = 300
 
 
 def vllm_python() -> str:
@@ -128,7 +128,7 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
         body.update(continue_final_message=True, add_generation_prompt=False)
     elif draw(st.integers(0, 6)) == 0:
         body["add_generation_prompt"] = False
-    if draw(st.integers(0, 30)) == 0:  # shapes vLLM refuses
+    if draw(st.integers(0, 30)) == 13:  # shapes vLLM refuses (hypothesis favours 0 and the ends)
         body = draw(st.sampled_from([
             {**body, "tools": []},
             {**body, "messages": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}]},
@@ -136,7 +136,9 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
                 {"id": "c", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]}]},
         ]))
     engine_args = draw(st.sampled_from(["", "", "", "--chat-template-content-format openai",
-                                        "--chat-template-content-format string", "--no-enable-auto-tool-choice"]))
+                                        "--chat-template-content-format string"]))
+    if draw(st.integers(0, 12)) == 7:  # the server without tool calling: refuses requests with tools
+        engine_args = "--no-enable-auto-tool-choice"
     return draw(st.sampled_from(TEMPLATES)), engine_args, body
 
 
@@ -214,6 +216,7 @@ def test_vllm_prompts_match_vllm_itself(compared: list[Any]) -> None:
 def test_generated_requests_are_mostly_accepted(compared: list[Any]) -> None:
     generated = compared[len(fixture_requests()):]
     accepted = sum("prompt" in vllm for _case, _mine, vllm in generated)
+    sys.stderr.write(f"vllm oracle: vLLM accepts {accepted}/{len(generated)} generated requests\n")
     assert accepted >= 0.9 * len(generated), f"vLLM accepts only {accepted}/{len(generated)} generated requests"
 
 

@@ -163,7 +163,8 @@ class Vllm(Engine):
         except LimitExceeded:
             raise
         except RenderError as exc:  # safe_apply_chat_template: a template error is a 400
-            raise fail("", f"the chat template raised: {exc.reason}") from None
+            reason = exc.reason.removeprefix(f"{conversation.name}: ")
+            raise fail("", f"the chat template raised: {reason}") from None
         except EngineRejected:
             raise
         except Exception as exc:  # an InputError from continue_final_message checks
