@@ -126,6 +126,12 @@ def check_content(content: Any, role: str, where: str, fail: Fail) -> None:
                           "needs a string or a list of content parts)")
     if not isinstance(content, list):
         raise fail(where, f"{kind(content)}; vLLM takes a string or a list of content parts")
+    responses_only = {"input_text", "output_text"}
+    if content and all(isinstance(p, Mapping) and p.get("type") in responses_only for p in content):
+        # pydantic's union then settles on OpenAI's own message type, whose lazily checked parts
+        # must be "text" (measured on vLLM 0.33.0; one "text", "refusal" or "thinking" part avoids it)
+        raise fail(f"{where}[0].type", f"{content[0].get('type')!r} alone; vLLM takes it only beside a "
+                                       "\"text\" part")
     for k, part in enumerate(content):
         at = f"{where}[{k}]"
         if not isinstance(part, Mapping):
