@@ -36,6 +36,7 @@ SERVERS = {
     "--no-enable-auto-tool-choice": [],
     "--chat-template-content-format openai": ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json",
                                               "--chat-template-content-format", "openai"],
+    "--no-enable-auto-tool-choice --tool-call-parser llama3_json": ["--tool-call-parser", "llama3_json"],
     "--chat-template-content-format string": ["--enable-auto-tool-choice", "--tool-call-parser", "llama3_json",
                                               "--chat-template-content-format", "string"],
 }
@@ -234,7 +235,9 @@ EDGES: list[dict[str, Any]] = [
 
 def edge_requests() -> list[tuple[str, str, dict[str, Any]]]:
     return [(template, args, body) for body in EDGES for template in ("official:3.1", "official:3.2-vision")
-            for args in ("", "--no-enable-auto-tool-choice")]
+            for args in ("", "--no-enable-auto-tool-choice")] + [
+        ("official:3.1", "--no-enable-auto-tool-choice --tool-call-parser llama3_json", body) for body in EDGES
+        if "tools" in body or "tool_choice" in body]
 
 
 def ours(template: str, engine_args: str, body: dict[str, Any]) -> dict[str, str]:

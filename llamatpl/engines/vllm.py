@@ -64,8 +64,9 @@ class Vllm(Engine):
 
     def parse_args(self, args: list[str]) -> argparse.Namespace:
         options = super().parse_args(args)
-        if not options.enable_auto_tool_choice and "--tool-call-parser" not in args:
-            options.tool_call_parser = None  # plain ``vllm serve``: no auto tool choice, no parser
+        if not options.enable_auto_tool_choice:
+            # parser/parser_manager.py: ParserManager gives no tool parser without auto tool choice
+            options.tool_call_parser = None
         return options
 
     def check_transformers(self, transformers: str | None) -> str | None:
