@@ -16,7 +16,7 @@ from ..errors import UsageError
 from .base import Engine
 
 # engine name -> module under llamatpl.engines
-MODULES = {"transformers": "transformers", "llama.cpp": "llamacpp"}  # vllm and tgi join as they land
+MODULES = {"transformers": "transformers", "vllm": "vllm", "llama.cpp": "llamacpp"}  # tgi joins as it lands
 NAMES = tuple(MODULES)
 DEFAULT = "transformers"
 

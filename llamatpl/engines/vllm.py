@@ -81,8 +81,15 @@ class Vllm(Engine):
                              "transformers >=5.16.1,<5.21")
         return transformers
 
+    def as_request(self, conversation: Conversation) -> Conversation:
+        """As a vLLM user sends it: tool-call arguments as JSON text, calls with an id and
+        ``"type": "function"``, and ``""`` for null content outside assistant messages."""
+        body = dict(request_of(conversation))
+        body["messages"] = [_accepted_message(m, i) for i, m in enumerate(body["messages"])]
+        return Conversation.from_request(body, name=conversation.name)
+
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> str:
+               limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
         body = request_of(conversation)
 
         def fail(path: str, reason: str) -> EngineRejected:
@@ -106,7 +113,7 @@ class Vllm(Engine):
         messages = conversation_messages(body["messages"], fmt)
         if any(m["role"] == "developer" for m in messages) and not mentions_developer(text):
             messages = developer_as_system(messages)
-        return self._apply(conversation, template, text, messages, kwargs, agp, cfm, today, limits, fail)
+        return self._apply(conversation, template, text, messages, kwargs, agp, cfm, today, limits, fail, trace)
 
     def _check_tool_choice(self, body: Mapping[str, Any], fail: Any) -> None:
         """``check_tool_usage`` and ``render_chat``'s refusals when no tool parser runs."""
@@ -144,7 +151,7 @@ class Vllm(Engine):
 
     def _apply(self, conversation: Conversation, template: ChatTemplate, text: str, messages: list[dict[str, Any]],
                kwargs: dict[str, Any], agp: bool, cfm: bool, today: date | None, limits: Limits,
-               fail: Any) -> str:
+               fail: Any, trace: list[tuple[int, int]] | None = None) -> str:
         """``resolve_chat_template_kwargs`` then transformers' ``apply_chat_template`` (5.20)."""
         kwargs.pop("tokenize", None)
         kwargs.pop("chat_template", None)
@@ -160,12 +167,13 @@ class Vllm(Engine):
                             name=conversation.name)
         try:
             return render_text(text, conv, special_tokens=template.special_tokens, today=today, limits=limits,
-                               name=template.name, transformers=self.transformers or self.transformers_pin)
+                               name=template.name, trace=trace,
+                               transformers=self.transformers or self.transformers_pin)
         except LimitExceeded:
             raise
         except RenderError as exc:  # safe_apply_chat_template: a template error is a 400
             reason = exc.reason.removeprefix(f"{conversation.name}: ")
-            raise fail("", f"the chat template raised: {reason}") from None
+            raise self.reject(conversation, "", f"the chat template raised: {reason}", template_error=exc) from None
         except EngineRejected:
             raise
         except Exception as exc:  # an InputError from continue_final_message checks
@@ -178,6 +186,26 @@ _REQUEST_FIELDS = frozenset({"model", "tool_choice", "chat_template", "chat_temp
                              "stop", "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs",
                              "user", "response_format", "parallel_tool_calls", "stream_options", "echo",
                              "add_special_tokens", "reasoning_effort", "include_reasoning"})
+
+
+def _accepted_message(message: Mapping[str, Any], index: int) -> dict[str, Any]:
+    out = dict(message)
+    if out.get("content") is None and out.get("role") != "assistant" and "content" in out:
+        out["content"] = ""
+    calls = out.get("tool_calls")
+    if isinstance(calls, list):
+        out["tool_calls"] = [_accepted_call(c, f"call_{index}_{j}") for j, c in enumerate(calls)]
+    return out
+
+
+def _accepted_call(call: Any, default_id: str) -> Any:
+    if not isinstance(call, Mapping) or not isinstance(call.get("function"), Mapping):
+        return call
+    function = dict(call["function"])
+    if not isinstance(function.get("arguments"), str):
+        function["arguments"] = json.dumps(function.get("arguments"), ensure_ascii=False)
+    return {**call, "id": call.get("id") if isinstance(call.get("id"), str) else default_id,
+            "type": "function", "function": function}
 
 
 def _unset(value: Any) -> bool:
