@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -46,7 +47,7 @@ def prepare(
     from ..rendering.limits import limits_from_env
     from ..rendering.renderer import TRANSFORMERS, parse_today
     from ..rendering.templates import resolve_template
-    from ..train.files import prepare_file
+    from ..train.files import Failure, Summary, prepare_file
     from ..train.masks import MaskJob
     from ..train.sinks import RowSink
 
@@ -56,16 +57,19 @@ def prepare(
                   transformers=transformers or TRANSFORMERS)
     RowSink(output)  # a wrong suffix or a missing pyarrow is a usage error before any work
 
-    def report(failure: object) -> None:
+    def report(failure: Failure) -> None:
         sys.stderr.write(failure_line(failure) + "\n")
 
-    options = dict(jobs=jobs, on_error=on_error.value, errors=errors, report=report)
+    def run(advance: Callable[[int], None] | None = None) -> Summary:
+        return prepare_file(data, output, job, jobs=jobs, on_error=on_error.value, errors=errors, report=report,
+                            progress=advance)
+
     if progress if progress is not None else sys.stderr.isatty():
         from .app import progress_bar
 
         with progress_bar(data, "preparing") as advance:
-            summary = prepare_file(data, output, job, progress=advance, **options)  # type: ignore[arg-type]
+            summary = run(advance)
     else:
-        summary = prepare_file(data, output, job, **options)  # type: ignore[arg-type]
+        summary = run()
     sys.stderr.write(summary_line(summary, output) + "\n")
     raise typer.Exit(EXIT_FINDINGS if summary.failures else EXIT_OK)

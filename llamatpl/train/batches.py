@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import InputError
+from ..rendering.renderer import TRANSFORMERS
 from ..rendering.templates import resolve_template
 from .masks import MaskJob
 
@@ -48,8 +49,8 @@ def _job(template: str | None, version: str | None, engine: str, engine_args: st
 
     chosen = None if engine == "transformers" and not engine_args else get_engine(
         engine, engine_args=engine_args, transformers=transformers)
-    extra = {"transformers": transformers} if transformers else {}
-    return MaskJob(resolve_template(template, version=version), engine=chosen, today=today, **extra)
+    return MaskJob(resolve_template(template, version=version), engine=chosen, today=today,
+                   transformers=transformers or TRANSFORMERS)
 
 
 def conversation_data(batch: Mapping[str, Any], index: int, column: str) -> Any:

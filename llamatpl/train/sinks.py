@@ -24,8 +24,8 @@ ROW_GROUP = 4096  # rows buffered before a Parquet row group is written
 def require_pyarrow() -> Any:
     """pyarrow, or a usage error that says how to get it."""
     try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401
+        import pyarrow  # type: ignore[import-untyped]
+        import pyarrow.parquet  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         raise UsageError("writing Parquet needs pyarrow: pip install 'llamatpl[train]' "
                          "(or write JSONL: -o OUT.jsonl)") from None
@@ -40,7 +40,7 @@ class RowSink:
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet and self.path.suffix.lower() not in (".jsonl", ".ndjson"):
             raise UsageError(f"-o: {self.path}: name a .parquet or .jsonl file")
-        self.pa = require_pyarrow() if self.parquet else None
+        self.pa: Any = require_pyarrow() if self.parquet else None
         if not self.path.parent.is_dir():
             raise UsageError(f"-o: {self.path.parent}: no such directory")
         self.rows = 0
