@@ -165,3 +165,44 @@ def test_exported_template_renders_every_fixture_byte_identically(fixture: Path)
             continue
         assert render_text(with_generation_tags(tpl.text), conv, special_tokens=tpl.special_tokens,
                            today=VERIFY_TODAY) == want
+
+
+# --------------------------------------------------------------- the prefix property (verify --prefix)
+
+
+@pytest.mark.parametrize("name", [t for t in TEMPLATES if "vision" not in t])
+def test_bundled_text_templates_are_prefix_stable(name):
+    from llamatpl.verification.search import verify_template
+
+    report = verify_template(resolve_template(name), examples=30, prefix=True)
+    assert report.ok, report.failure and report.failure.error
+
+
+@pytest.mark.parametrize("name", ["official:3.2-vision", "tuned:3.2-vision"])
+def test_vision_templates_drop_the_system_block_when_a_later_turn_brings_an_image(name):
+    # the vision templates leave the default system message out when images are present (as
+    # llamatpl's reference does; docs/reference.md gives Meta's sources): an image arriving later
+    # rewrites the start of the prompt, so a KV cache of the earlier turns cannot be reused
+    from llamatpl.verification.search import verify_template
+
+    report = verify_template(resolve_template(name), examples=60, prefix=True)
+    assert report.failure is not None and report.failure.category == "not-prefix-stable"
+    messages = report.failure.conversation.messages
+    assert any(isinstance(m.get("content"), list) for m in messages[1:])
+    assert report.failure.expected.startswith("<|begin_of_text|><|start_header_id|>system")
+
+
+def test_verify_prefix_names_the_smallest_breaking_conversation(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "rewrites.jinja"  # marks the latest message: a later turn rewrites an earlier one
+    path.write_text("{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n"
+                    "{{ m.content if m.content is string }}{% if loop.last %} (latest){% endif %}<|eot_id|>"
+                    "{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n"
+                    "{% endif %}")
+    done = subprocess.run([sys.executable, "-m", "llamatpl", "verify", str(path), "--version", "3.0", "--prefix"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "not-prefix-stable" in done.stdout
+    assert "messages[:1] rendered closed is not a prefix of the whole conversation" in done.stdout

@@ -24,6 +24,9 @@ def verify(
         "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     tokenizer: TokenizerOpt = None,
+    prefix: Annotated[bool, typer.Option(
+        "--prefix", help="Check instead that earlier turns render the same when a later one arrives (training "
+                         "masks, KV-cache reuse).")] = False,
 ) -> None:
     """Verify a template token-exact against Meta's reference.
 
@@ -40,7 +43,7 @@ def verify(
     convs = iter_conversations(conversation) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
                              dialect=dialect, conversations=convs, tokenizer=user_tokenizer(tokenizer),
-                             limits=limits_from_env())
+                             limits=limits_from_env(), prefix=prefix)
     if format is TextOrJson.json:
         write_json(report, sys.stdout)
     else:

@@ -35,11 +35,30 @@ def write_json(report: Report, out: TextIO) -> None:
     out.write(json.dumps(report_json(report), ensure_ascii=False) + "\n")
 
 
+def _write_prefix(report: Report, out: TextIO, head: str, rate: float, seed: int | None) -> None:
+    f = report.failure
+    if f is None:
+        out.write(f"PASS {head}: {report.examples} conversations prefix-stable (every earlier turn renders the "
+                  f"same when a later one arrives); {rate:.0f} conversations/s\n")
+        return
+    seeded = f", seed {seed}" if seed is not None else ""
+    out.write(f"FAIL {head}: {f.category} after {report.examples} conversations{seeded}\n\n")
+    out.write("Smallest conversation that breaks it (save it and re-run with --conversation FILE):\n")
+    out.write(json.dumps(f.conversation.to_data(), ensure_ascii=False) + "\n\n")
+    out.write(f"{f.error}:\n")
+    at = f.text_divergence or 0
+    out.write(f"  prefix: {snippet(f.expected, at)}\n")
+    out.write(f"  whole : {snippet(f.rendered or '', at)}\n")
+
+
 def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
     head = f"{report.template} (Llama {report.version}, reference dialect {report.dialect})"
     rate = report.examples / report.seconds if report.seconds else 0.0
     inherent = ", ".join(f"{k} {n}" for k, n in sorted(report.inherent.items())) or "none"
     f = report.failure
+    if report.prefix:
+        _write_prefix(report, out, head, rate, seed)
+        return
     if f is None:
         out.write(f"PASS {head}: {report.examples} conversations token-exact with Meta's reference, "
                   f"except inherent differences ({inherent}); {rate:.0f} conversations/s\n")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.tokenizer import LlamaTokenizer, get_tokenizer
+from ..verification.prefix import cut
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and transformers, TRL) skips
 
@@ -52,18 +53,6 @@ class Encoded:
         return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask)]
 
 
-def prefix(conversation: Conversation, count: int, generation_prompt: bool) -> Conversation:
-    """The conversation cut to its first ``count`` messages, with or without the generation prompt
-    (in its request body too, for an engine that reads it)."""
-    messages = conversation.messages[:count]
-    request = conversation.request
-    if request is not None:
-        request = {**request, "messages": messages, "add_generation_prompt": generation_prompt,
-                   "continue_final_message": False}
-    return replace(conversation, messages=messages, add_generation_prompt=generation_prompt,
-                   continue_final_message=False, request=request)
-
-
 def assistant_spans(conversation: Conversation, render: Callable[[Conversation], str],
                     prompt: str | None = None) -> tuple[tuple[int, int], ...]:
     """The character spans of ``render(conversation)`` that the assistant generates.
@@ -78,13 +67,13 @@ def assistant_spans(conversation: Conversation, render: Callable[[Conversation],
     for index, message in enumerate(conversation.messages):
         if not isinstance(message, Mapping) or message.get("role") != "assistant":
             continue
-        before = render(prefix(conversation, index, True))
+        before = render(cut(conversation, index, True))
         if index == last and conversation.continue_final_message:
             through = full  # the open last turn runs to the end
         elif index == last and not conversation.add_generation_prompt:
             through = full
         else:
-            through = render(prefix(conversation, index + 1, False))
+            through = render(cut(conversation, index + 1, False))
         start, end = len(before), len(through)
         if not full.startswith(through) or not through.startswith(before) or start < done:
             which = "messages[:%d] with the generation prompt" % index if not (

@@ -20,6 +20,7 @@ from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, get_dialect
 from ..rendering.templates import ChatTemplate
+from .prefix import check_prefixes
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Report:
     seconds: float = 0.0
     #: seconds spent in each stage: generation, render, reference, tokenize, compare
     timings: dict[str, float] = field(default_factory=dict)
+    prefix: bool = False  # checked the prefix property instead of the reference
 
     @property
     def ok(self) -> bool:
@@ -51,19 +53,20 @@ class _Fault(Exception):
 def verify_template(template: ChatTemplate, *, version: str | None = None, examples: int = 100, seed: int = 0,
                     strict: bool = False, dialect: str | Dialect | None = None,
                     conversations: Iterable[Conversation] | None = None,
-                    today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS) -> Report:
+                    today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS,
+                    prefix: bool = False) -> Report:
     """Verify ``template`` over ``conversations`` (each once) or ``examples`` generated ones.
 
-    Fails on the first template fault; with ``strict`` an inherent token difference fails too.
+    Fails on the first template fault; with ``strict`` an inherent token difference fails too. With
+    ``prefix``, checks the prefix property instead (:mod:`llamatpl.verification.prefix`).
     """
     v = version or template.version
     d = get_dialect(dialect or declared_dialect(template.text))
-    report = Report(template.name, v, d.name, strict=strict)
+    report = Report(template.name, v, d.name, strict=strict, prefix=prefix)
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
-            verdict = verify_conversation(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
-                             timings=report.timings, limits=limits)
+            verdict = _judge(report, template, conv, v, d, today, tokenizer, limits)
             _count(report, verdict)
             if not verdict.passes(strict=strict):
                 report.failure = verdict
@@ -74,6 +77,14 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     measured = sum(report.timings.values())
     report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
     return report
+
+
+def _judge(report: Report, template: ChatTemplate, conversation: Conversation, version: str, dialect: Dialect,
+           today: date, tokenizer: Any, limits: Limits) -> Verdict:
+    if report.prefix:
+        return check_prefixes(template, conversation, today=today, limits=limits)
+    return verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
+                               tokenizer=tokenizer, timings=report.timings, limits=limits)
 
 
 def _count(report: Report, verdict: Verdict) -> None:
@@ -97,8 +108,7 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
         if limited is not None:  # a runaway template fails every example: do not wait out each deadline
             verdict = replace(limited, conversation=conversation)
         else:
-            verdict = verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
-                             tokenizer=tokenizer, timings=report.timings, limits=limits)
+            verdict = _judge(report, template, conversation, version, dialect, today, tokenizer, limits)
             if not found:  # count what was generated, not the replays made while shrinking
                 _count(report, verdict)
         if not verdict.passes(strict=strict):
