@@ -135,7 +135,7 @@ KWARGS = {"template": "official:3.1", "today": "2024-07-26"}
 
 def test_datasets_map_gives_the_cli_rows(tmp_path):
     datasets = pytest.importorskip("datasets")
-    from llamatpl.train.batches import encode_batch
+    from llamatpl.train import encode_batch
 
     data = _data(tmp_path, 60)
     want = _cli_parquet(tmp_path, data)
@@ -153,16 +153,16 @@ def test_ray_data_map_batches_gives_the_cli_rows(tmp_path):
     ray = pytest.importorskip("ray")
     import ray.data
 
-    from llamatpl.train.batches import encode_batch
+    from llamatpl.train import encode_batch
 
     data = _data(tmp_path, 30)
     want = _cli_parquet(tmp_path, data)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     ray.data.DataContext.get_current().execution_options.preserve_order = True  # rows in input order
     try:
-        texts = ray.data.from_items([{"conversation": t} for t in data.read_text().splitlines()])
+        texts = ray.data.read_text(str(data))  # as the docs show: each line in the "text" column
         messages = ray.data.from_items([json.loads(t) for t in data.read_text().splitlines()])
-        for ds, column in ((texts, "conversation"), (messages, "messages")):
+        for ds, column in ((texts, "text"), (messages, "messages")):
             rows = ds.map_batches(encode_batch, batch_size=8, fn_kwargs={**KWARGS, "column": column}).take_all()
             assert [{k: [int(x) for x in row[k]] for k in want[0]} for row in rows] == want
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ _WORKER: MaskJob | None = None
 def _start_worker(job: MaskJob) -> None:
     global _WORKER
     _WORKER = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
     job.tokenizer.byte_lengths()
 
 
