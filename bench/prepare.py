@@ -3,8 +3,8 @@
     python bench/prepare.py                 # 1,000,000 conversations (long: see the README)
     python bench/prepare.py --rows 20000    # a shorter run
 
-Writes a JSONL of conversations (the fixtures official 3.1 renders, in turn, each made unique), then
-measures, on the same file:
+Writes a JSONL of training conversations (the fixtures official 3.1 renders, in turn, each made
+unique and ending with an assistant turn), then measures, on the same file:
 
 * the floor: tiktoken encoding of the already rendered prompts in one loop (no rendering, no masks);
 * a plain transformers loop: ``apply_chat_template`` then the tokenizer (no masks), if installed;
@@ -63,6 +63,9 @@ def make_jsonl(path: Path, rows: int) -> None:
             conv = json.loads(json.dumps(base[n % len(base)]))
             first_user = next(m for m in conv["messages"] if m["role"] == "user" and isinstance(m["content"], str))
             first_user["content"] += f" (#{n})"
+            if conv["messages"][-1]["role"] != "assistant":  # training rows end with the assistant's turn
+                conv["messages"].append({"role": "assistant", "content": f"Here you are (#{n})."})
+            conv["add_generation_prompt"] = False
             out.write(json.dumps(conv, ensure_ascii=False) + "\n")
 
 

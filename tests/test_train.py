@@ -206,3 +206,21 @@ def test_verify_prefix_names_the_smallest_breaking_conversation(tmp_path):
     assert done.returncode == 1
     assert "not-prefix-stable" in done.stdout
     assert "messages[:1] rendered closed is not a prefix of the whole conversation" in done.stdout
+
+
+def test_export_cli_writes_stdout_or_a_file(tmp_path):
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "llamatpl", "export", *args], capture_output=True, text=True)
+
+    shown = run("official:3.2", "--generation-tags")
+    assert shown.returncode == 0
+    assert shown.stdout == with_generation_tags(resolve_template("official:3.2").text)
+    out = tmp_path / "tagged.jinja"
+    assert run("official:3.2", "--generation-tags", "-o", str(out)).returncode == 0
+    assert out.read_text(encoding="utf-8") == shown.stdout
+    again = tmp_path / "again.jinja"
+    assert run(str(out), "--version", "3.2", "--generation-tags", "-o", str(again)).returncode == 2  # already tagged
+    assert run("official:3.2").returncode == 2
