@@ -76,8 +76,8 @@ def assistant_spans(conversation: Conversation, render: Callable[[Conversation],
             through = render(cut(conversation, index + 1, False))
         start, end = len(before), len(through)
         if not full.startswith(through) or not through.startswith(before) or start < done:
-            which = "messages[:%d] with the generation prompt" % index if not (
-                full.startswith(before) and start >= done) else "messages[:%d]" % (index + 1)
+            stable_before = full.startswith(before) and start >= done
+            which = f"messages[:{index + 1}]" if stable_before else f"messages[:{index}] with the generation prompt"
             raise MaskError(f"{conversation.name}: messages[{index}]: the template is not prefix-stable: "
                             f"rendering {which} is not a prefix of the whole prompt, so the assistant's "
                             "turn cannot be found (see llamatpl verify --prefix)")
