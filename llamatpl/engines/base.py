@@ -77,6 +77,11 @@ class Engine:
         strategies generate llamatpl conversations; each engine sends them as its users would)."""
         return Conversation.from_request(request_of(conversation), name=conversation.name)
 
+    def meaning(self, conversation: Conversation) -> Conversation:
+        """What the prompt this engine builds stands for, in llamatpl's terms: the conversation the
+        reference encodes for verify (llama.cpp reads a trailing assistant turn as a prefill)."""
+        return conversation
+
     # ------------------------------------------------------------------ helpers for engine modules
 
     def reject(self, conversation: Conversation, path: str, reason: str, *,

@@ -78,6 +78,8 @@ def verify_conversation(template: str | ChatTemplate, conversation: Conversation
     request = None if engine is None or engine.name == "transformers" else engine.as_request(
         Conversation.from_request(conversation))
     conv = Conversation.from_data(conversation if request is None else request)
+    if request is not None and engine is not None:
+        conv = engine.meaning(replace(conv, request=request.request))
     clock = _Clock(timings)
     expected = encode(conv, version=v, dialect=dialect or declared_dialect(tpl.text), today=today)
     clock.lap("reference")
