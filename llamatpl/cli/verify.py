@@ -22,7 +22,9 @@ def verify(
         "--conversation", "-c", help="Check these conversations (JSON or JSONL) instead of generating.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on inherent token differences too.")] = False,
     dialect: Annotated[Optional[str], typer.Option(
-        "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
+        "--dialect", help="Reference dialect (official, meta, tuned-3.1, tuned-3.2), optionally with a source per "
+        "disputed point: official,tools-placement=doc (sources: template, doc, reference; docs/reference.md); "
+        "default: what the template declares.")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     tokenizer: TokenizerOpt = None,
     engine: EngineOpt = "transformers",

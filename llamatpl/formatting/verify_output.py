@@ -21,6 +21,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "category": (f.category or f.inherent) if f else None,
         "counterexample": f.conversation.to_data() if f else None,
         "error": f.error if f else None,
+        "disputed": [str(r) for r in f.reasons] if f else [],
         "text_divergence": f.text_divergence if f else None,
         "first_divergence": f.first_divergence if f else None,
         "expected_ids": f.expected_ids if f else [],
@@ -59,7 +60,10 @@ def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
         return
     category = f.category or f.inherent
     seeded = f", seed {seed}" if seed is not None else ""
-    out.write(f"FAIL {head}: {category} after {report.examples} conversations{seeded}\n\n")
+    out.write(f"FAIL {head}: {category} after {report.examples} conversations{seeded}\n")
+    for reason in f.reasons:
+        out.write(f"  {reason}\n")
+    out.write("\n")
     out.write("Smallest conversation that breaks it (save it and re-run with --conversation FILE):\n")
     out.write(json.dumps(f.conversation.to_data(), ensure_ascii=False) + "\n\n")
     if f.category == "raises":

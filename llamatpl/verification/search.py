@@ -16,10 +16,11 @@ from datetime import date
 from typing import Any
 
 from ..engines.base import Engine
-from .compare import VERIFY_TODAY, Verdict, declared_dialect, verify_conversation
+from .compare import VERIFY_TODAY, Verdict, declared_dialect, explained, verify_conversation
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
-from .reference import Dialect, get_dialect
+from .reference import Dialect
+from .reference.disputes import resolve_dialect
 from ..rendering.templates import ChatTemplate
 
 
@@ -69,19 +70,22 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     Under a serving ``engine``, conversations it refuses are counted in ``rejected`` and skipped.
     """
     v = version or template.version
-    d = get_dialect(dialect or declared_dialect(template.text))
+    declared = declared_dialect(template.text)
+    d = resolve_dialect(dialect, v, declared)
     report = Report(template.name, v, d.name, strict=strict, engine=engine.name if engine else "transformers")
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
             verdict = verify_conversation(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
-                                          timings=report.timings, limits=limits, engine=engine)
+                                          timings=report.timings, limits=limits, engine=engine, reasons=False)
             _count(report, verdict)
             if not verdict.rejected and not verdict.passes(strict=strict):
                 report.failure = verdict
                 break
     else:
         _search(report, template, v, d, examples, seed, strict, today, tokenizer, limits, engine)
+    if report.failure is not None:
+        report.failure = explained(report.failure, version=v, dialect=d, declared=declared, today=today)
     report.seconds = time.perf_counter() - started
     measured = sum(report.timings.values())
     report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
@@ -113,7 +117,8 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
             verdict = replace(limited, conversation=conversation)
         else:
             verdict = verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
-                                          tokenizer=tokenizer, timings=report.timings, limits=limits, engine=engine)
+                                          tokenizer=tokenizer, timings=report.timings, limits=limits, engine=engine,
+                                          reasons=False)
             if not found:  # count what was generated, not the replays made while shrinking
                 _count(report, verdict)
         if verdict.rejected:
