@@ -64,7 +64,7 @@ def test_30_reference_equals_chat_format(conv):
 
 @given(conversations(version="3.1", tools=False))
 def test_31_meta_dialect_equals_chat_format_with_builtin_calls(conv):
-    conv = replace(conv, add_generation_prompt=True)
+    conv = replace(conv, add_generation_prompt=True, continue_final_message=False)
     if conv.variables.get("builtin_tools") is None:
         return  # without built-ins every tool call is custom; covered below
     expected = encode(conv, version="3.1", dialect="meta")
@@ -74,7 +74,7 @@ def test_31_meta_dialect_equals_chat_format_with_builtin_calls(conv):
 
 @given(conversations(version="3.1", builtin_tools=False))
 def test_31_meta_dialect_equals_chat_format_with_custom_calls(conv):
-    conv = replace(conv, add_generation_prompt=True, variables={**conv.variables, "tools_in_user_message": False})
+    conv = replace(conv, add_generation_prompt=True, continue_final_message=False, variables={**conv.variables, "tools_in_user_message": False})
     expected = encode(conv, version="3.1", dialect="meta")
     meta = _chat_format().encode_dialog_prompt(_meta_messages(conv, expected)).tokens
     assert expected.ids(get_tokenizer("3.1")) == meta

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from ..engines.base import Engine
-from ..errors import EngineRejected, LimitExceeded, RenderError
+from ..errors import EngineRejected, LimitExceeded, RenderError, TemplateRaised
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, Expected, encode, get_dialect
@@ -51,6 +51,7 @@ class Verdict:
     expected_ids: list[int] = field(default_factory=list)
     actual_ids: list[int] = field(default_factory=list)
     limited: bool = False  # the template ran into a time, size or recursion limit
+    deliberate: bool = False  # the template refused the conversation with raise_exception
     #: the disputed points (or the template's declared departures) this failure rests on, if any
     reasons: tuple[Reason, ...] = ()
 
@@ -102,7 +103,7 @@ def verify_conversation(template: str | ChatTemplate, conversation: Conversation
         return Verdict(conv, category=REJECTED, expected=expected.prompt, error=exc.message)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,
-                       limited=isinstance(exc, LimitExceeded))
+                       limited=isinstance(exc, LimitExceeded), deliberate=isinstance(exc, TemplateRaised))
     finally:
         clock.lap("render")
     verdict = compare(conv, rendered, expected, version=v, tokenizer=tokenizer, timings=timings)

@@ -62,7 +62,8 @@ class Dialect:
     #: How a custom tool call ends: ``eot`` (templates without built-ins, ChatFormat) or ``eom`` (3.1 doc).
     custom_call_end: str = "eot"
     #: Content trimming: ``version`` (3.0 reference strips, llama-models keeps it verbatim), ``verbatim``,
-    #: ``all`` (the official text templates' ``| trim``), ``system`` (the 3.2-vision template: system only).
+    #: ``all`` (the official text templates' ``| trim``), ``system`` (the 3.2-vision template: the system
+    #: message and the user message that carries the tools only).
     content_trim: str = "version"
 
 

@@ -49,7 +49,7 @@ def _a(source: str, says: str, versions: tuple[str, ...] = _TEXT, **values: Any)
 POINTS: tuple[Point, ...] = (
     Point("content-trim", (
         _a("template", "trims every message's content", ("3.1", "3.2"), content_trim="all"),
-        _a("template", "trims only the system message", ("3.2-vision",), content_trim="system"),
+        _a("template", "trims only the system message and the one carrying the tools", ("3.2-vision",), content_trim="system"),
         _a("reference", "keeps content verbatim", content_trim="verbatim"),
     )),
     Point("date-lines", (

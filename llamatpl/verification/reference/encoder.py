@@ -118,10 +118,12 @@ def _system_block(out: Expected, conversation: Conversation, messages: list[dict
     return 1 if has_system else 0
 
 
-def trimmed(text: str, role: str, version: str, d: Dialect) -> str:
-    """Content as the dialect's reference writes it: stripped or verbatim (see ``Dialect.content_trim``)."""
+def trimmed(text: str, kind: str, version: str, d: Dialect) -> str:
+    """Content as the dialect's reference writes it: stripped or verbatim (see ``Dialect.content_trim``).
+
+    ``kind`` is the message's role, or ``tools-user`` for the user message that carries the tools."""
     rule = d.content_trim if d.content_trim != "version" else ("all" if version == "3.0" else "verbatim")
-    return text.strip() if rule == "all" or (rule == "system" and role == "system") else text
+    return text.strip() if rule == "all" or (rule == "system" and kind in ("system", "tools-user")) else text
 
 
 def _definitions(tools: list[Any], d: Dialect) -> str:
@@ -135,7 +137,7 @@ def _tools_in_user_message(out: Expected, message: dict[str, Any], index: int, d
                            open_end: bool) -> None:
     """The first user message, with the tool definitions and instructions before its content."""
     content = _text_of(message.get("content"))
-    text = trimmed(content, "user", "3.1", d)
+    text = trimmed(content, "tools-user", "3.1", d)
     out.header("user", message=index)
     out.text(d.user_tool_preamble + _definitions(tools, d), "system-block")
     out.text(text, "content", message=index, content=content, same_unit=True)
