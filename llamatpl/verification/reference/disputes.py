@@ -173,17 +173,45 @@ def _describe(point: str, values: dict[str, Any]) -> str:
 
 def explain(first_difference: Callable[[Dialect], int | None], version: str, dialect: Dialect,
             declared: Dialect) -> tuple[Reason, ...]:
-    """The fewest answers that make the comparison pass, found greedily; () when none do.
+    """The fewest answers that make the comparison pass; () when none do.
 
-    ``first_difference(d)`` compares the render with the reference under ``d`` (None: equal).
+    ``first_difference(d)`` compares the render with the reference under ``d`` (None: equal). Answers
+    are taken greedily (each one must move the first difference later); when that stalls, all of the
+    template's declared dialect's answers are tried together (departures that only pass jointly).
     """
-    current, chosen = dialect, []
+    candidates = _candidates(version, declared)
+    chosen = _greedy(first_difference, dialect, candidates)
+    if chosen is None:
+        own = [(r, v) for r, v in candidates if r.source == declared.name
+               and any(getattr(dialect, k) != x for k, x in v.items())]
+        chosen = [r for r, _ in own] if own and first_difference(_apply(dialect, own)) is None else None
+    if chosen is None:
+        return ()
+    answers = {(r.point, r.source): v for r, v in candidates}
+    kept = list(chosen)
+    for reason in chosen:  # drop answers the others make unnecessary
+        rest = [r for r in kept if r != reason]
+        if first_difference(_apply(dialect, [(r, answers[(r.point, r.source)]) for r in rest])) is None:
+            kept = rest
+    return tuple(kept)
+
+
+def _apply(dialect: Dialect, answers: list[tuple[Reason, dict[str, Any]]]) -> Dialect:
+    for _, values in answers:
+        dialect = replace(dialect, **values)
+    return dialect
+
+
+def _greedy(first_difference: Callable[[Dialect], int | None], dialect: Dialect,
+            candidates: list[tuple[Reason, dict[str, Any]]]) -> list[Reason] | None:
+    current = dialect
+    chosen: list[Reason] = []
     at = first_difference(current)
     for _ in range(len(POINTS)):
         if at is None:
-            break
+            return chosen
         best: tuple[Reason, Dialect, int | None] | None = None
-        for reason, values in _candidates(version, declared):
+        for reason, values in candidates:
             if all(getattr(current, k) == v for k, v in values.items()):
                 continue
             trial = replace(current, **values)
@@ -194,18 +222,7 @@ def explain(first_difference: Callable[[Dialect], int | None], version: str, dia
             if trial_at > (at if best is None or best[2] is None else best[2]):  # the furthest step wins
                 best = (reason, trial, trial_at)
         if best is None:
-            return ()
+            return None
         chosen.append(best[0])
         current, at = best[1], best[2]
-    if at is not None:
-        return ()
-    answers = {(r.point, r.source): v for r, v in _candidates(version, declared)}
-    kept = list(chosen)
-    for reason in chosen:  # drop answers the others make unnecessary
-        rest = [r for r in kept if r != reason]
-        d = dialect
-        for r in rest:
-            d = replace(d, **answers[(r.point, r.source)])
-        if first_difference(d) is None:
-            kept = rest
-    return tuple(kept)
+    return chosen if at is None else None
