@@ -85,11 +85,17 @@ def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
             out.write("Inherent differences come from tokenizing a string; --strict makes them fail.\n")
         out.write(_where_time_went(report))
         return
+    shown: dict[str, str] = {}  # a given conversation can fail several areas: show it once
     for name, feature in failing:
         assert feature.failure is not None
         kind = "disputed " if feature.status == "disputed" else ""
         out.write(f"\n== {name}: {kind}{feature.failure.category or feature.failure.inherent} "
                   f"after {_plural(feature.examples, 'conversation')}\n")
+        key = json.dumps(feature.failure.conversation.to_data(), sort_keys=True)
+        if key in shown:
+            out.write(f"(the same conversation as {shown[key]} above)\n")
+            continue
+        shown[key] = name
         _details(feature.failure, report.version, out)
     out.write(f"\nInherent token differences seen: {inherent}\n")
 
