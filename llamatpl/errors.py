@@ -66,6 +66,10 @@ class RenderError(LlamatplError):
         self.reason = reason or message
 
 
+class TemplateRaised(RenderError):
+    """The template refused the input on purpose, with ``raise_exception(message)``."""
+
+
 class SandboxViolation(RenderError):
     """The template tried something the sandbox forbids (private attributes, mutation, unsafe calls)."""
 

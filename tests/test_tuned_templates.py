@@ -78,3 +78,60 @@ def test_tuned_31_fixes_the_official_defects():
     assert "[{\"flight\": \"UA 512\", \"price\": 289}]<|eot_id|>" in prompt  # string result as given
     assert "answer the original question in natural language" in prompt  # the default system line
     assert prompt.index('"search_flights"') < prompt.index("<|eot_id|>")  # tools in the system message
+
+
+# Values a client may send where the strategies send well-formed ones: the loader accepts many of them.
+_ANY_CONTENT = st.one_of(st.none(), st.text(max_size=5), st.lists(st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=5)}),
+    st.fixed_dictionaries({"type": st.just("image")})), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "t"]), st.integers(), max_size=2))
+_ANY_ARGUMENTS = st.one_of(st.dictionaries(st.sampled_from(["query", "code", "x"]), st.one_of(st.text(max_size=4),
+                                                                                            st.integers()), max_size=2),
+                           st.just('{"query": "gold"}'), st.just("not json"), st.just(""), st.just("[1, 2]"))
+_ANY_CALL = st.builds(lambda n, a: {"id": "c", "type": "function", "function": {"name": n, "arguments": a}},
+                      st.sampled_from(["brave_search", "code_interpreter", "get_weather"]), _ANY_ARGUMENTS)
+_ANY_MESSAGE = st.one_of(
+    st.builds(lambda r, c: {"role": r, "content": c}, st.sampled_from(["system", "user", "assistant", "tool", "ipython"]),
+              _ANY_CONTENT),
+    st.builds(lambda calls, c: {"role": "assistant", "content": c, "tool_calls": calls},
+              st.one_of(st.none(), st.lists(_ANY_CALL, max_size=3)), st.one_of(st.none(), st.text(max_size=3))))
+
+
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
+@given(messages=st.lists(_ANY_MESSAGE, min_size=1, max_size=4), builtins=st.one_of(
+    st.none(), st.lists(st.sampled_from(["brave_search", "code_interpreter", "wolfram_alpha"]), max_size=2)),
+    tools=st.one_of(st.none(), st.just([]), st.just([{"type": "function", "function": {"name": "get_weather"}}])),
+    in_user=st.one_of(st.none(), st.booleans()))
+def test_tuned_templates_render_what_the_loader_accepts_or_refuse_on_purpose(version, messages, builtins, tools,
+                                                                             in_user):
+    """google/minja's case (a built-in call with JSON-text arguments and builtin_tools set) crashed
+    tuned:3.1 with a TypeError; every such input is now rendered or refused with raise_exception."""
+    from hypothesis import assume
+
+    from llamatpl.errors import InputError, TemplateRaised
+    from llamatpl.rendering.conversation import Conversation
+
+    data = {"messages": messages, "add_generation_prompt": True}
+    for key, value in (("builtin_tools", builtins), ("tools", tools), ("tools_in_user_message", in_user)):
+        if value is not None:
+            data[key] = value
+    try:
+        conv = Conversation.from_data(data)
+    except InputError:
+        assume(False)
+    try:
+        render(conv, template=f"tuned:{version}", today="2024-07-26")
+    except TemplateRaised:
+        pass  # a deliberate, readable refusal
+
+
+def test_builtin_call_with_json_text_arguments_is_refused_readably():
+    """google/minja's test context: brave_search called with the OpenAI wire format and builtin_tools set."""
+    from llamatpl.errors import TemplateRaised
+
+    conv = {"builtin_tools": ["brave_search"], "add_generation_prompt": False, "messages": [
+        {"role": "user", "content": "What's the weather?"},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "brave_search", "arguments": "{\"query\": \"weather today\"}"}}]}]}
+    with pytest.raises(TemplateRaised, match="brave_search: arguments must be an object"):
+        render(conv, template="tuned:3.1")

@@ -10,7 +10,7 @@ from typing import TypeVar
 import jinja2
 from jinja2 import meta, nodes
 
-from ..rendering.environment import ENVIRONMENT
+from ..rendering.environment import ENVIRONMENT, parse_template
 from ..errors import LlamatplError, RenderError
 from ..rendering.limits import Limits
 from ..engines.base import Engine
@@ -54,7 +54,7 @@ class LintContext:
     @cached_property
     def parsed(self) -> nodes.Template | jinja2.TemplateSyntaxError:
         try:
-            return ENVIRONMENT.parse(self.source)
+            return parse_template(self.source)
         except jinja2.TemplateSyntaxError as exc:
             return exc
 
