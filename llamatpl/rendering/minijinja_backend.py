@@ -143,7 +143,7 @@ def undeclared_variables(source: str, *, name: str = "template") -> frozenset[st
     return frozenset(_ask({"op": "undeclared", "source": source}, name, DEFAULT_LIMITS))
 
 
-def _located(error: Mapping[str, Any], source: str, name: str, fuel: int) -> RenderError:
+def _located(error: Mapping[str, Any], source: str, name: str, fuel: int) -> RenderError | InvalidTemplate:
     """``official:3.1 line 71: minijinja invalid operation: <what went wrong>``."""
     kind, line = error["kind"], error["line"]
     detail = re.sub(r" \(in [0-9a-f]{64}:\d+\)", "", error["detail"])  # the worker's cache key

@@ -41,7 +41,7 @@ class _Clock:
 
 def tgi_environment(clock: _Clock) -> Any:
     """minijinja set up as TGI v3.3.7's router sets it up (see the module docstring)."""
-    import minijinja
+    import minijinja  # type: ignore[import-untyped]  # 2.9.0 ships no py.typed (2.15 does)
 
     env = minijinja.Environment()
     env.pycompat = True  # env.set_unknown_method_callback(pycompat::unknown_method_callback)
