@@ -200,7 +200,7 @@ def test_prefill_cuts_after_the_final_assistant_content():
     ({"messages": [{"role": "user", "content": {"a": 1}}]}, "messages[0].content", "expected a string or a list"),
     ({"messages": [{"role": "user", "content": None}]}, "messages[0].content", "MessageBody"),
     ({"messages": [{"role": "user"}]}, "messages[0]", "MessageBody"),
-    ({"messages": [{"role": "user", "content": [{"type": "image", "url": "u"}]}]}, "messages[0].content",
+    ({"messages": [{"role": "user", "content": [{"type": "image", "url": "u"}]}]}, "messages[0].content[0].type",
      "not a part TGI reads"),
     ({"messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": {}}}]}]},
      "messages[0].tool_calls[0].id", "missing"),
@@ -276,4 +276,4 @@ def test_cli_rejection_is_one_line(tmp_path: Path):
     run = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(body), "--engine", "tgi"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr.strip().count("\n") == 0 and "tgi rejects messages[0].content" in run.stderr
+    assert run.stderr.strip().count("\n") == 0 and "tgi rejects messages[0].content[0].type" in run.stderr

@@ -171,8 +171,10 @@ def message(raw: Mapping[str, Any], path: str, reject: Reject) -> Message:
         problem = parts
     if "tool_calls" in raw:
         return Message(str(role), None, tool_calls(raw["tool_calls"], f"{path}.tool_calls", reject))
-    where = path if problem == "missing" else f"{path}.content"
-    detail = "" if problem == "missing" else f"{problem}; "
+    where, detail = path, ""
+    if problem != "missing":  # a part's own path when a part is at fault
+        where, detail = problem.split(": ", 1) if problem.startswith(path) else (f"{path}.content", problem)
+        detail += "; "
     raise reject(where, f"{detail}TGI needs {MESSAGE_BODY} (data did not match any variant of untagged "
                         "enum MessageBody)")
 

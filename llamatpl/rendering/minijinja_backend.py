@@ -17,6 +17,7 @@ changes ``tojson`` spacing, which TGI's 2.8 does not.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -44,6 +45,11 @@ _WORDS = {"InvalidOperation": "invalid operation", "UndefinedError": "undefined 
 
 class _Crashed(Exception):
     pass
+
+
+def _jsonable(value: Any) -> Any:
+    """What the worker gets for a value JSON has no form for (a tuple is a list already)."""
+    return str(value)
 
 
 class _Worker:
@@ -76,7 +82,7 @@ class _Worker:
             proc = self._start()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                proc.stdin.write(json.dumps(request).encode() + b"\n")
+                proc.stdin.write(json.dumps(request, default=_jsonable).encode() + b"\n")
                 proc.stdin.flush()
                 return json.loads(self._read_line(proc.stdout.fileno(), time.monotonic() + seconds))
             except (TimeoutError, _Crashed, BrokenPipeError):
@@ -103,10 +109,6 @@ class _Worker:
 _WORKER = _Worker()
 
 
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
-
-
 def _ask(request: dict[str, Any], name: str, limits: Limits) -> Any:
     try:
         answer = _WORKER.ask(request, limits.seconds)
@@ -129,10 +131,6 @@ def render_minijinja(source: str, variables: Mapping[str, Any], *, name: str = "
     """Render template ``source`` with exactly ``variables`` (JSON values) under TGI's minijinja set-up."""
     request = {"op": "render", "source": source, "today": today.isoformat() if today else None,
                "fuel": fuel, "max_chars": limits.max_chars, "variables": dict(variables)}
-    try:
-        json.dumps(request)
-    except (TypeError, ValueError):
-        request["variables"] = json.loads(json.dumps(request["variables"], default=_jsonable))
     out: str = _ask(request, name, limits)
     return out
 
@@ -140,6 +138,11 @@ def render_minijinja(source: str, variables: Mapping[str, Any], *, name: str = "
 def undeclared_variables(source: str, *, name: str = "template") -> frozenset[str]:
     """The variables ``source`` reads without setting them, with nested attribute paths (``tools.x``),
     as minijinja's ``Template::undeclared_variables(true)`` reports them."""
+    return _undeclared(source, name)
+
+
+@functools.lru_cache(maxsize=64)
+def _undeclared(source: str, name: str) -> frozenset[str]:
     return frozenset(_ask({"op": "undeclared", "source": source}, name, DEFAULT_LIMITS))
 
 
