@@ -18,6 +18,7 @@ from llamatpl.engines import get_engine
 from llamatpl.engines.tgi import DEFAULT_TOOL_PROMPT, sort_keys
 from llamatpl.engines.tgi_request import serde_json
 from llamatpl.errors import EngineRejected, InvalidTemplate, LimitExceeded, RenderError, UsageError
+from llamatpl.lint import lint_paths
 from llamatpl.rendering.minijinja_backend import render_minijinja
 from llamatpl.rendering.templates import ChatTemplate
 
@@ -277,3 +278,12 @@ def test_cli_rejection_is_one_line(tmp_path: Path):
                          capture_output=True, text=True)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.strip().count("\n") == 0 and "tgi rejects messages[0].content[0].type" in run.stderr
+
+
+def test_lint_lt004_uses_the_router_set_up(tmp_path: Path):
+    """LT004 renders with the same minijinja set-up: no trim_blocks behind TGI, so the newline after a
+    block tag stays and the prompt differs from transformers' (which trims it)."""
+    path = tmp_path / "t.jinja"
+    path.write_text("{% for m in messages %}\n{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + "
+                    "m.content + '<|eot_id|>' }}{% endfor %}", encoding="utf-8")
+    assert any(f.code == "LT004" and "renders differently" in f.message for f in lint_paths([str(path)]))
