@@ -256,8 +256,14 @@ def test_minijinja_is_set_up_as_the_router_does():
     renders as `none`, tojson compact; the binding's extra contrib filters are gone."""
     assert render_minijinja("{% if true %}\n  x{% endif %}|{{ ' a '.strip() }}|{{ u }}|{{ none }}|{{ {'b': 1}|tojson }}",
                             {}) == "\n  x|a||none|{\"b\":1}"
-    with pytest.raises(RenderError, match="unknown filter"):
-        render_minijinja("{{ 'x'|truncate(1) }}", {})
+    for extra in ("{{ 'x'|truncate(1) }}", "{{ [1]|zip([2])|list }}", "{{ '%s'|format(1) }}", "{{ [1]|chain([2]) }}"):
+        with pytest.raises(RenderError, match="unknown filter"):
+            render_minijinja(extra, {})
+    # defaults.rs at 2.8.0 registers `d` beside `default`; the request's maps are native, not Python dicts
+    assert render_minijinja("{{ u|d('z') }}|{{ messages[0].keys }}|{{ messages[0] }}",
+                            {"messages": [{"role": "user", "content": "x"}]}) == 'z||{"content": "x", "role": "user"}'
+    with pytest.raises(RenderError, match="has no method named pop"):
+        render_minijinja("{{ messages.pop() }}", {"messages": [1]})
 
 
 def test_serde_json_numbers():
@@ -287,3 +293,22 @@ def test_lint_lt004_uses_the_router_set_up(tmp_path: Path):
     path.write_text("{% for m in messages %}\n{{ '<|start_header_id|>' + m.role + '<|end_header_id|>\\n\\n' + "
                     "m.content + '<|eot_id|>' }}{% endfor %}", encoding="utf-8")
     assert any(f.code == "LT004" and "renders differently" in f.message for f in lint_paths([str(path)]))
+
+
+def test_diff_verify_and_caps_run_through_tgi():
+    """The other commands go through Engine.render / Engine.as_request: under tgi a tool reaches the
+    template with its schema as serde_json text under `arguments` (lib.rs `Tool`,
+    `serialize_as_string`), official 3.1 gets no `builtin_tools` (`ChatTemplateInputs`), and null
+    content without tool calls is refused (`MessageBody`)."""
+    diff = subprocess.run([sys.executable, "-m", "llamatpl", "diff", "official:3.1", "official:3.1",
+                           "--engine-a", "transformers", "--engine-b", "tgi"], capture_output=True, text=True)
+    assert diff.returncode == 0 and '+        "arguments": "{\\"type\\":\\"object\\"' in diff.stdout
+    verify = subprocess.run([sys.executable, "-m", "llamatpl", "verify", "official:3.1", "--engine", "tgi"],
+                            capture_output=True, text=True)
+    assert verify.returncode == 1 and "as tgi builds it" in verify.stdout and "builtin_tools" in verify.stdout
+    from llamatpl.probes.caps import capabilities
+    from llamatpl.rendering.templates import resolve_template
+
+    caps = {c.name: c for c in capabilities(resolve_template("official:3.1"), engine=get_engine("tgi"))}
+    assert caps["system_role"].supported and caps["generation_prompt"].supported
+    assert not caps["null_content"].supported and "tgi rejects messages[1].content" in caps["null_content"].detail

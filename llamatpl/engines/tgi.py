@@ -70,7 +70,7 @@ class TGI(Engine):
     backend = "minijinja"
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> str:
+               limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
         body = request_of(conversation)
         messages, tools_and_prompt = self.read_request(conversation, body)
         source = tgi_template_text(template.text)

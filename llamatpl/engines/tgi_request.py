@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..rendering.rust_text import serde_json
+
 Reject = Callable[[str, str], Exception]  # (path, reason) -> the exception to raise
 
 MESSAGE_BODY = "a `content` (a string or a list of text/image_url parts) or a `tool_calls` list"
@@ -46,46 +48,6 @@ class Message:
         if self.parts is not None:
             return "".join(self.parts)
         return serde_json(self.tool_calls)
-
-
-def serde_json(value: Any) -> str:
-    """``serde_json::to_string`` of a JSON value: compact, keys in their order (TGI's serde_json keeps
-    insertion order), non-ASCII as is, floats as Rust's ``ryu`` writes them."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{serde_json(str(k))}:{serde_json(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(serde_json(v) for v in value) + "]"
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, int):
-        return str(value) if -(1 << 63) <= value < (1 << 64) else _ryu(float(value))
-    if isinstance(value, float):
-        return _ryu(value)
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def _ryu(x: float) -> str:
-    """A float as ``ryu::Buffer::format_finite`` writes it (``1.0``, ``1e16``, ``1.5e-7``, ``0.0001``)."""
-    sign = "-" if str(x).startswith("-") else ""
-    mantissa, _, exponent = repr(abs(x)).partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    digits = (whole + fraction).lstrip("0") or "0"
-    k = int(exponent or 0) - len(fraction)
-    stripped = digits.rstrip("0")
-    k += len(digits) - len(stripped)
-    digits = stripped or "0"
-    if digits == "0":
-        return sign + "0.0"
-    n, kk = len(digits), len(digits) + k
-    if 0 <= k and kk <= 16:
-        return f"{sign}{digits}{'0' * k}.0"
-    if 0 < kk <= 16:
-        return f"{sign}{digits[:kk]}.{digits[kk:]}"
-    if -5 < kk <= 0:
-        return f"{sign}0.{'0' * -kk}{digits}"
-    if n == 1:
-        return f"{sign}{digits}e{kk - 1}"
-    return f"{sign}{digits[0]}.{digits[1:]}e{kk - 1}"
 
 
 def _string(value: Any, path: str, reject: Reject, *, optional: bool = False) -> str | None:

@@ -1,8 +1,8 @@
 """minijinja as TGI's router configures it, bounded for hostile templates: the backend of
 ``--engine tgi`` and of lint rule LT004.
 
-The environment itself is built in :mod:`llamatpl.rendering.minijinja_worker` (a child process:
-minijinja 2.x aborts the process when an allocation fails). Here the parent side: one long-lived
+The environment itself is built in :mod:`llamatpl.rendering.minijinja_worker` (a child process with
+an address-space limit: an allocation minijinja does not check aborts that process, not the caller). Here the parent side: one long-lived
 worker per process, started on first use, with an address-space limit; every render has the
 deadline of :class:`~llamatpl.rendering.limits.Limits` and a fuel budget (minijinja's instruction
 count). TGI itself sets no fuel; the budget is far above what any real chat template spends (the
@@ -10,9 +10,10 @@ official 3.1 template spends about 5,000 on a tool round trip). Errors become on
 :class:`~llamatpl.errors.InvalidTemplate`, :class:`~llamatpl.errors.RenderError` or
 :class:`~llamatpl.errors.LimitExceeded`.
 
-The Python binding used is pinned (``minijinja==2.9.0``): TGI v3.3.7 links minijinja 2.8.0, and 2.9
-is the first binding with pycompat; 2.22+ renders ``none``/``true`` as ``None``/``True`` and 3.x
-changes ``tojson`` spacing, which TGI's 2.8 does not.
+TGI v3.3.7 links Rust minijinja 2.8.0; the project's Python binding is 3.x (``minijinja>=3.0``, the
+one the fast rendering backend uses). The worker sets 3.x back to 2.8's output by configuration and
+two source-level adjustments (its docstring lists each difference); ``tests/test_minijinja_28.py``
+checks it against minijinja's own 2.9.0 binding.
 """
 
 from __future__ import annotations
