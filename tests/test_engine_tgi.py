@@ -311,4 +311,7 @@ def test_diff_verify_and_caps_run_through_tgi():
 
     caps = {c.name: c for c in capabilities(resolve_template("official:3.1"), engine=get_engine("tgi"))}
     assert caps["system_role"].supported and caps["generation_prompt"].supported
+    # as_request sends an object tool result as its JSON text (MessageContent is text or parts), so the
+    # tool probes get through; the call itself reaches the template flattened to text
+    assert caps["tool_responses"].supported and not caps["object_arguments"].supported
     assert not caps["null_content"].supported and "tgi rejects messages[1].content" in caps["null_content"].detail

@@ -23,6 +23,7 @@ it up (:mod:`llamatpl.rendering.minijinja_backend`). ``docs/engines/tgi.md`` cit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -68,6 +69,17 @@ class TGI(Engine):
     name = "tgi"
     release = "v3.3.7"
     backend = "minijinja"
+
+    def as_request(self, conversation: Conversation) -> Conversation:
+        """As a TGI user sends it: a content that is neither text nor a list of parts (a tool result
+        given as an object) as its JSON text, since ``MessageContent`` takes only those two."""
+        body = dict(request_of(conversation))
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            body["messages"] = [{**m, "content": json.dumps(m["content"], ensure_ascii=False)}
+                                if isinstance(m, dict) and isinstance(m.get("content"), (dict, int, float, bool))
+                                else m for m in messages]
+        return Conversation.from_request(body, name=conversation.name)
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
                limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:
