@@ -21,6 +21,9 @@ def test_rule_on_its_failing_and_passing_template(path):
     code = path.parent.name
     kind, version = path.stem.split("-", 1)
     found = lint_source(Source(str(path), path.read_text()), select_rules([code]), version=version)
+    # what only TGI's request handling causes (tools=[] gets a no_tool function, tool calls arrive as
+    # text) no template can pass: a passing template passes for every other engine
+    found = [f for f in found if kind == "fail" or f.engines != ("tgi",)]
     assert all(f.code == code for f in found)
     if kind == "fail":
         assert found, f"{code} did not fire on {path}"
