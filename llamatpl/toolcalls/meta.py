@@ -64,11 +64,13 @@ def _custom_calls(content: str) -> list[Call] | None:
         if "name" not in whole or "parameters" not in whole:
             missing = "name" if "name" not in whole else "parameters"
             raise ToolCallParseError(f"refused: the JSON call has no \"{missing}\" (Meta's decoder raises)")
-        return [_custom(whole["name"], whole["parameters"])]
+        call = _custom(whole["name"], whole["parameters"])
+        return [call] if call is not None else []  # a call with null parameters: none, and no fallback
     listed = _pythonic_list(content)
     if listed is None:
         return None
-    return [_custom(name, arguments) for name, arguments in listed]  # departure: every call, not the first
+    calls = [_custom(name, arguments) for name, arguments in listed]  # departure: every call, not the first
+    return [call for call in calls if call is not None]
 
 
 def _function_tags(content: str) -> list[Call] | None:
@@ -87,13 +89,18 @@ def _function_tags(content: str) -> list[Call] | None:
                 arguments, at = decoder.raw_decode(content.replace("'", '"'), start)
             except json.JSONDecodeError:
                 break
-        calls.append(_custom(match.group("name"), arguments))
+        call = _custom(match.group("name"), arguments)
+        if call is None:
+            break
+        calls.append(call)
     return calls or None
 
 
-def _custom(name: Any, arguments: Any) -> Call:
+def _custom(name: Any, arguments: Any) -> Call | None:
     if not isinstance(name, str):
         raise ToolCallParseError(f"refused: the tool name {json.dumps(name)} is not a string")
+    if arguments is None and name not in _BUILTINS:
+        return None  # Meta's decoder makes no call of it: the text stays content
     if isinstance(arguments, str) and name not in _BUILTINS:
         return Call(name, arguments)  # Meta keeps it; parser.py refuses it (a departure)
     if not isinstance(arguments, dict):

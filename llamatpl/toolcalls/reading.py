@@ -8,7 +8,6 @@ Readers never produce OpenAI's wire form themselves: :func:`openai_calls` does t
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,11 +45,10 @@ def openai_calls(calls: tuple[Call, ...] | list[Call]) -> list[dict[str, Any]]:
 
 
 def is_json_value(value: Any) -> bool:
-    """True when ``value`` is made only of what JSON can hold (finite numbers included)."""
-    if value is None or isinstance(value, (str, bool, int)):
+    """True when ``value`` is made only of JSON's types. NaN and infinities pass: Python's json
+    writes and reads them (as ``NaN``, ``Infinity``), and so do Meta's decoder and vLLM."""
+    if value is None or isinstance(value, (str, bool, int, float)):
         return True
-    if isinstance(value, float):
-        return math.isfinite(value)
     if isinstance(value, list):
         return all(is_json_value(v) for v in value)
     if isinstance(value, dict):
