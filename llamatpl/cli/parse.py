@@ -40,7 +40,7 @@ def parse(
 
     from ..errors import InputError
     from ..formatting.parse_output import write_parse_result
-    from ..toolcalls.parser import parse_output
+    from ..toolcalls.parser import ToolCallParseError, parse_output
     from ..toolcalls.schema import load_tools
 
     if source == "-":
@@ -50,8 +50,11 @@ def parse(
             text = Path(source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{source}: cannot read ({exc.__class__.__name__})") from None
-    result = parse_output(text, version=version, engine=engine, tool_call_parser=tool_call_parser,
-                          skip_special_tokens=skip_special_tokens,
-                          tools=load_tools(tools) if tools is not None else None, repair=repair)
+    schemas = load_tools(tools) if tools is not None else None
+    try:
+        result = parse_output(text, version=version, engine=engine, tool_call_parser=tool_call_parser,
+                              skip_special_tokens=skip_special_tokens, tools=schemas, repair=repair)
+    except ToolCallParseError as exc:
+        raise ToolCallParseError(f"{'<stdin>' if source == '-' else source}: {exc.message}") from None
     write_parse_result(result, fmt.value, sys.stdout, sys.stderr)
     return result.exit_code

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, LlamatplError
 from .reading import Call
 
 KINDS = ("stringified", "type", "required", "enum", "unknown-tool")
@@ -56,8 +56,11 @@ def json_path(parts: Any) -> str:
 def tool_schemas(tools: Any, where: str = "tools") -> dict[str, dict[str, Any]]:
     """``{name: parameters schema}`` from an OpenAI ``tools`` list (``{"type": "function",
     "function": {...}}`` or the bare function objects). Bad entries raise :class:`InputError`."""
-    from jsonschema import SchemaError
-    from jsonschema.validators import validator_for
+    try:
+        from jsonschema import SchemaError  # type: ignore[import-untyped]
+        from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+    except ImportError:
+        raise LlamatplError("checking calls against schemas needs jsonschema: pip install 'llamatpl[schema]'") from None
 
     if not isinstance(tools, list):
         raise InputError(f"{where}: expected a list of tools")
@@ -99,7 +102,7 @@ def check_calls(calls: list[Call] | tuple[Call, ...], tools: Any) -> tuple[list[
 
 
 def _check_one(index: int, arguments: Any, schema: Any) -> tuple[list[Problem], Any]:
-    from jsonschema.validators import validator_for
+    from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
     validator = validator_for(schema)(schema)
     arguments = copy.deepcopy(arguments)
@@ -112,7 +115,7 @@ def _check_one(index: int, arguments: Any, schema: Any) -> tuple[list[Problem], 
         decoded = _decodes(stringified, validator)
         path = list(stringified.absolute_path)
         problems.append(Problem(index, json_path(path), "stringified",
-                                f"a string holding JSON {_kind_of(decoded)}, where the schema wants one", decoded))
+                                f"{_kind_of(decoded)} given as a string; the schema wants {_wanted(stringified)}", decoded))
         arguments = _replace(arguments, path, decoded)
     seen: set[tuple[str, str, str]] = set()
     for error in errors:
@@ -144,9 +147,8 @@ def _problems(index: int, error: Any) -> list[Problem]:
                 for name in error.validator_value
                 if isinstance(error.instance, dict) and name not in error.instance]
     if error.validator == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
         return [Problem(index, json_path(path), "type",
-                        f"expected {wanted}, got {_kind_of(error.instance)} {_short(error.instance)}")]
+                        f"expected {_wanted(error)}, got {_kind_of(error.instance)} {_short(error.instance)}")]
     if error.validator in ("enum", "const"):
         allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
         return [Problem(index, json_path(path), "enum",
@@ -154,6 +156,12 @@ def _problems(index: int, error: Any) -> list[Problem]:
     if error.validator in ("anyOf", "oneOf") and isinstance(error.instance, str):
         return [Problem(index, json_path(path), "type", f"{_short(error.instance)} matches none of the {error.validator} choices")]
     return []
+
+
+def _wanted(error: Any) -> str:
+    if error.validator != "type":
+        return f"one of its {error.validator} choices"
+    return error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
 
 
 def _kind_of(value: Any) -> str:
