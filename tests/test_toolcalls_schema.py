@@ -96,3 +96,14 @@ def test_tools_from_a_conversation_file_and_bad_tools_files(tmp_path):
     bad.write_text('{"tools": [{"function": {}}]}')
     with pytest.raises(InputError, match=r"bad.json: tools\[0\]: expected"):
         load_tools(str(bad))
+
+
+def test_check_calls_takes_openai_calls_and_gives_them_back_repaired():
+    from llamatpl import check_calls as public
+
+    calls = [{"id": "call_9", "type": "function", "function": {"name": "book", "arguments": '{"ids": "[1, 2]"}'}},
+             {"id": "x", "type": "function", "function": {"name": "get_time", "arguments": {"tz": "CET"}}}]
+    problems, repaired = public(calls, TOOLS)
+    assert kinds(problems) == [(0, "$.ids", "stringified")]
+    assert repaired == [{"id": "call_9", "type": "function", "function": {"name": "book", "arguments": '{"ids": [1, 2]}'}},
+                        calls[1]]

@@ -81,12 +81,18 @@ def tool_schemas(tools: Any, where: str = "tools") -> dict[str, dict[str, Any]]:
     return schemas
 
 
-def check_calls(calls: list[Call] | tuple[Call, ...], tools: Any) -> tuple[list[Problem], list[Call]]:
+def check_calls(calls: Any, tools: Any) -> tuple[list[Problem], list[Any]]:
     """Check each call against its tool's schema. Returns the problems and the calls with every
     stringified value replaced by its decoded value (the same calls when nothing was stringified).
-    ``tools`` is an OpenAI tools list or the mapping :func:`tool_schemas` returns."""
+
+    ``calls`` are OpenAI tool calls (``{"function": {"name", "arguments"}}``, arguments as JSON text
+    or an object; repaired calls come back in that form) or :class:`Call` objects. ``tools`` is an
+    OpenAI tools list or the mapping :func:`tool_schemas` returns."""
+    if calls and not isinstance(calls[0], Call):
+        problems, fixed = check_calls([_from_openai(c, i) for i, c in enumerate(calls)], tools)
+        return problems, [_to_openai(c, fixed_call) for c, fixed_call in zip(calls, fixed)]
     schemas = tools if isinstance(tools, dict) else tool_schemas(tools)
-    problems: list[Problem] = []
+    problems = []
     repaired: list[Call] = []
     for index, call in enumerate(calls):
         schema = schemas.get(call.name)
@@ -99,6 +105,25 @@ def check_calls(calls: list[Call] | tuple[Call, ...], tools: Any) -> tuple[list[
         problems.extend(found)
         repaired.append(Call(call.name, arguments))
     return problems, repaired
+
+
+def _from_openai(call: Any, index: int) -> Call:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise InputError(f"calls[{index}]: expected {{\"function\": {{\"name\": ..., \"arguments\": ...}}}}")
+    arguments = function.get("arguments", {})
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            raise InputError(f"calls[{index}].function.arguments: not valid JSON") from None
+    return Call(function["name"], arguments)
+
+
+def _to_openai(original: dict[str, Any], call: Call) -> dict[str, Any]:
+    arguments = original["function"].get("arguments")
+    written = json.dumps(call.arguments, ensure_ascii=False) if isinstance(arguments, str) else call.arguments
+    return {**original, "function": {**original["function"], "arguments": written}}
 
 
 def _check_one(index: int, arguments: Any, schema: Any) -> tuple[list[Problem], Any]:
