@@ -37,9 +37,12 @@ def main() -> None:
 
     tokenizer = _tokenizer(json.loads(sys.stdin.readline()))
     out = sys.stdout
+    parsers = {}
     while line := sys.stdin.readline():  # one answer per line, flushed: the test may ask one at a time
         case = json.loads(line)
-        parser = ToolParserManager.get_tool_parser(case["parser"])(tokenizer)
+        if case["parser"] not in parsers:  # one instance each: extract_tool_calls keeps no state
+            parsers[case["parser"]] = ToolParserManager.get_tool_parser(case["parser"])(tokenizer)
+        parser = parsers[case["parser"]]
         try:
             info = parser.extract_tool_calls(case["text"], None)
         except Exception as exc:  # noqa: BLE001 - the verdict is that it raised
