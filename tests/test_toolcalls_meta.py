@@ -62,3 +62,14 @@ def test_strict_equals_metas_decoder_on_generated_outputs(text):
 def test_version_30_has_no_tool_format():
     text = '{"name": "get_weather", "parameters": {"city": "Paris"}}'
     assert parse_output(text, version="3.0").as_dict() == {"tool_calls": [], "content": text, "problems": []}
+
+
+@pytest.mark.parametrize("text", ["<function=" * 100_000, "<function=a>{" * 50_000, "[" * 1_000_000,
+                                  '{"name": "a", "parameters": {}} ' * 30_000, 'x.call(query="' * 50_000])
+def test_hostile_outputs_end_quickly_with_a_verdict(text):
+    # quadratic work on these would run for minutes; each reader must finish and answer (or refuse)
+    for engine in ({}, {"engine": "vllm"}, {"engine": "vllm", "tool_call_parser": "pythonic"}):
+        try:
+            parse_output(text, **engine)
+        except ToolCallParseError:
+            pass

@@ -15,6 +15,7 @@ llamatpl departs from it on the points ``docs/parse.md`` lists, each marked ``de
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import re
 from typing import Any
@@ -25,8 +26,6 @@ _HEADER = "<|start_header_id|>assistant<|end_header_id|>\n\n"
 _TAG = "<|python_tag|>"
 _ENDS = ("<|eot_id|>", "<|eom_id|>")
 _BUILTINS = ("brave_search", "wolfram_alpha", "photogen", "code_interpreter")
-# Meta's name pattern ([^}]+, greedy) followed by the opening brace of the arguments.
-_FUNCTION_TAG = re.compile(r"<function=(?P<name>[^}]+)>(?=\{)")
 _BUILTIN_CALL = re.compile(r'\b(?P<name>\w+)\.call\(query="(?P<query>[^"]*)"\)')
 
 
@@ -50,7 +49,7 @@ def read_strict(text: str) -> Reading:
 
 
 def _custom_calls(content: str) -> list[Call] | None:
-    if _FUNCTION_TAG.search(content):
+    if "<function=" in content and _FunctionTags(content).next_from(0) is not None:
         return _function_tags(content)
     try:
         whole = json.loads(content)
@@ -78,10 +77,11 @@ def _function_tags(content: str) -> list[Call] | None:
     ``}`` on one line, with every ``'`` turned into ``"``; llamatpl reads whole JSON values, over
     lines, and turns quotes only when the JSON does not read as written)."""
     calls: list[Call] = []
-    at = 0
     decoder = json.JSONDecoder()
-    while (match := _FUNCTION_TAG.search(content, at)) is not None:
-        start = match.end()
+    tags = _FunctionTags(content)
+    at = 0
+    while (tag := tags.next_from(at)) is not None:
+        name, start = tag
         try:
             arguments, at = decoder.raw_decode(content, start)
         except json.JSONDecodeError:
@@ -89,11 +89,38 @@ def _function_tags(content: str) -> list[Call] | None:
                 arguments, at = decoder.raw_decode(content.replace("'", '"'), start)
             except json.JSONDecodeError:
                 break
-        call = _custom(match.group("name"), arguments)
+        except RecursionError:
+            raise ToolCallParseError("refused: the JSON is nested too deeply to read") from None
+        call = _custom(name, arguments)
         if call is None:
             break
         calls.append(call)
     return calls or None
+
+
+class _FunctionTags:
+    """Where Meta's ``<function=(?P<name>[^}]+)>{`` matches, found without a regex: the name runs
+    to the last ``>{`` before the first ``}``. Linear in the text, where the regex is quadratic on
+    text with many unclosed tags."""
+
+    def __init__(self, content: str) -> None:
+        self.content = content
+        self.opens = [m.start() for m in re.finditer(r">\{", content)]
+        self.close = -1
+
+    def next_from(self, at: int) -> tuple[str, int] | None:
+        content = self.content
+        while (start := content.find("<function=", at)) != -1:
+            name_start = start + len("<function=")
+            if self.close < name_start:
+                self.close = content.find("}", name_start)
+                if self.close == -1:
+                    self.close = len(content)
+            i = bisect.bisect_left(self.opens, self.close) - 1  # the last ">{" before the "}"
+            if i >= 0 and self.opens[i] > name_start:
+                return content[name_start: self.opens[i]], self.opens[i] + 1
+            at = start + 1
+        return None
 
 
 def _custom(name: Any, arguments: Any) -> Call | None:

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ..versions import normalize_version
 from .meta import read_strict
-from .reading import Call, Reading, ToolCallParseError, openai_calls
+from .reading import Reading, ToolCallParseError, openai_calls
 from .schema import Problem, check_calls
 from .vllm import DEFAULT_PARSER, PARSERS, drop_special_tokens, read_vllm
 
@@ -94,7 +94,3 @@ def parse_tool_calls(text: str, *, version: str = "3.1") -> list[dict[str, Any]]
     """The strict reading's calls alone, in OpenAI form (``[]`` when the output has none)."""
     return parse_output(text, version=version).tool_calls
 
-
-def same_calls(left: tuple[Call, ...] | list[Call], right: tuple[Call, ...] | list[Call]) -> bool:
-    """Same names and arguments, in the same order (ids are not compared)."""
-    return [(c.name, c.arguments) for c in left] == [(c.name, c.arguments) for c in right]

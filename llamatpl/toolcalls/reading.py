@@ -8,7 +8,7 @@ Readers never produce OpenAI's wire form themselves: :func:`openai_calls` does t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LlamatplError
@@ -33,7 +33,6 @@ class Reading:
 
     calls: tuple[Call, ...] = ()
     content: str | None = None
-    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 def openai_calls(calls: tuple[Call, ...] | list[Call]) -> list[dict[str, Any]]:

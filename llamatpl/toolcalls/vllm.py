@@ -66,10 +66,9 @@ def _llama3_json(text: str) -> Reading:
     while at != -1:
         if at > read_up_to:
             try:
-                obj, length = decoder.raw_decode(text[at:])
+                obj, read_up_to = decoder.raw_decode(text, at)  # vLLM slices; an index reads the same
             except (ValueError, RecursionError):
                 return Reading(content=text)
-            read_up_to = at + length
             if "name" not in obj or ("arguments" not in obj and "parameters" not in obj):
                 return Reading(content=text)
             if not isinstance(obj["name"], str):
