@@ -11,9 +11,11 @@ from hypothesis import given
 
 from conftest import ROOT
 from oracles.meta_decoder import meta_decode
-from toolcall_outputs import meta_outputs
+from toolcall_outputs import meta_outputs, noisy_outputs
 from llamatpl.toolcalls.parser import ToolCallParseError, parse_output
 
+VLLM_TESTS = [json.loads(line)["text"] for line in
+              (ROOT / "tests" / "data" / "toolcalls" / "vllm_parser_tests.jsonl").read_text().splitlines()]
 CORPUS = [json.loads(line) for line in (ROOT / "tests" / "data" / "toolcalls" / "corpus.jsonl").read_text().splitlines()]
 DEPARTURES = {"several-calls", "string-parameters", "function-nested", "function-quote", "function-multiline",
               "prose-builtin", "deep-nesting"}
@@ -73,3 +75,38 @@ def test_hostile_outputs_end_quickly_with_a_verdict(text):
             parse_output(text, **engine)
         except ToolCallParseError:
             pass
+
+
+def _depth(value):
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def listed_departure(text, ours, meta):
+    """Which listed departure explains a difference between strict and Meta's decoder, if any."""
+    if meta is not None and ours is not None and len(ours["calls"]) > 1 and ours["calls"][:1] == meta["calls"]:
+        return "several-calls"
+    if meta is not None and ours is None and any(isinstance(a, str) for _, a in meta["calls"]):
+        return "string-parameters"
+    if meta is None and ours is not None and any(_depth(a) > 2 for _, a in ours["calls"]):
+        return "deep-nesting"
+    if meta is not None and ours is not None and meta["calls"] and not ours["calls"] and ".call(" in text:
+        return "prose-builtin"
+    if meta is not None and ours is not None and not meta["calls"] and ours["calls"] and "<function=" in text:
+        return "function-tag"
+    return None
+
+
+@pytest.mark.parametrize("text", VLLM_TESTS, ids=lambda t: t[:40])
+def test_vllms_parser_test_inputs_read_as_metas_decoder_but_for_departures(text):
+    ours, meta = strict(text), meta_decode(text)
+    assert ours == meta or listed_departure(text, ours, meta)
+
+
+@given(text=noisy_outputs())
+def test_noisy_outputs_read_as_metas_decoder_but_for_departures(text):
+    ours, meta = strict(text), meta_decode(text)
+    assert ours == meta or listed_departure(text, ours, meta)
