@@ -12,7 +12,7 @@ from llamatpl.lint import lint_paths
 from llamatpl.verification.search import verify_template
 from llamatpl.strategies import tool_calls
 from llamatpl.rendering.templates import resolve_template
-from llamatpl.toolcalls.parser import ToolCallParseError
+from llamatpl.toolcalls.parser import parse_output
 
 
 @pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
@@ -55,7 +55,10 @@ def _plain(calls: list) -> list:
 @pytest.mark.parametrize("version", ["3.1", "3.2"])
 @given(calls=st.lists(tool_calls(), min_size=1, max_size=3))
 def test_render_then_parse_gives_the_same_calls(version, calls):
-    assert _plain(parse_tool_calls(_turn(version, calls), version=version)) == _plain(calls)
+    turn = _turn(version, calls)
+    # JSON calls joined by "; " are vLLM's llama3_json form (Meta's decoder reads one JSON call)
+    engine = {"engine": "vllm", "tool_call_parser": "llama3_json"} if turn.startswith("{") else {}
+    assert _plain(parse_output(turn, version=version, **engine).tool_calls) == _plain(calls)
 
 
 def test_builtin_calls_and_code_round_trip():
@@ -70,9 +73,9 @@ def test_builtin_calls_and_code_round_trip():
 
 
 @pytest.mark.parametrize("text", ["The weather is sunny.", "[not, calls]", "{\"no_name\": 1}", ""])
-def test_text_that_is_not_a_call_is_a_clear_error(text):
-    with pytest.raises(ToolCallParseError, match="not a tool call"):
-        parse_tool_calls(text, version="3.2")
+def test_text_that_is_not_a_call_is_content(text):
+    assert parse_tool_calls(text, version="3.2") == []
+    assert parse_output(text, version="3.2").content == text
 
 
 def test_tuned_31_fixes_the_official_defects():
