@@ -33,7 +33,7 @@ def parse(
         "--tools", help="An OpenAI tools list, or a conversation with one: check each call against its schema.")] = None,
     repair: Annotated[bool, typer.Option(
         "--repair", help="Write decoded values for stringified ones into the calls (needs --tools).")] = False,
-) -> int:
+) -> None:
     """Parse a model's tool-call output. Exit 0: nothing to report (no call included); 1: problems
     found (repaired or not); 2: the output is refused."""
     from pathlib import Path
@@ -57,4 +57,4 @@ def parse(
     except ToolCallParseError as exc:
         raise ToolCallParseError(f"{'<stdin>' if source == '-' else source}: {exc.message}") from None
     write_parse_result(result, fmt.value, sys.stdout, sys.stderr)
-    return result.exit_code
+    raise typer.Exit(result.exit_code)

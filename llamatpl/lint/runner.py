@@ -66,8 +66,24 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
         own = [r for r in rules if r.backend_of == engine.name]
         for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
-    findings = [f._replace(engines=tuple(names)) for f, names in tagged.items()]
+    untraced = {get_engine(name).name for name in engines if get_engine(name).backend != "jinja2"}
+    findings = [f._replace(engines=tuple(names)) for f, names in _merge_untraced(tagged, untraced).items()]
     return sorted(findings, key=lambda f: (f.line, f.code, f.message))
+
+
+def _merge_untraced(tagged: dict[Finding, list[str]], untraced: set[str]) -> dict[Finding, list[str]]:
+    """A backend that cannot trace (minijinja) puts its findings on line 1; where the same finding
+    (code and message) stands on a real line for other engines, it is the same one: merge the tags."""
+    merged = dict(tagged)
+    for finding, names in tagged.items():
+        if finding.line != 1 or not set(names) <= untraced:
+            continue
+        twin = next((f for f in merged if f is not finding and f.line != 1 and f.code == finding.code
+                     and f.message == finding.message and f.path == finding.path), None)
+        if twin is not None:
+            merged[twin] = [*merged[twin], *(n for n in names if n not in merged[twin])]
+            del merged[finding]
+    return merged
 
 
 def _check(ctx: LintContext, rules: list[type[Rule]], v: str, suppressions: Suppressions) -> set[Finding]:
