@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from ..errors import LlamatplError
 from .conversation import Conversation, parse_line
 from .limits import DEFAULT_LIMITS, Limits
 from .renderer import TRANSFORMERS, render_text
@@ -94,9 +95,14 @@ def _line(item: Item, job: RenderJob, fmt: str) -> str:
     return json_line(job.render(conversation), job, fmt)
 
 
-def _work(item: Item) -> str:
+def _work(item: Item) -> str | LlamatplError:
+    """A line, or the error the item caused: returned, not raised, so the good lines that share its
+    chunk of work still reach the output (``imap`` would drop the whole chunk)."""
     assert _WORKER is not None
-    return _line(item, *_WORKER)
+    try:
+        return _line(item, *_WORKER)
+    except LlamatplError as exc:
+        return exc
 
 
 def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int = 1,
@@ -121,6 +127,8 @@ def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int =
         source = iter(items)
         while batch := list(itertools.islice(source, BATCH)):
             for line in pool.imap(_work, batch, chunksize=64):
+                if isinstance(line, LlamatplError):
+                    raise line  # after every good line before it, in input order
                 yield line
                 if progress:
                     progress(1)
