@@ -80,6 +80,16 @@ def test_render_is_the_bytes_of_llamatpl_render(client, fixture, template, engin
     assert answer["ids"] == ids and "".join(answer["pieces"]) == answer["prompt"]
 
 
+@pytest.mark.parametrize("engine", __import__("llamatpl.engines", fromlist=["NAMES"]).NAMES)
+def test_every_engine_renders_the_bytes_of_llamatpl_render(client, engine):
+    path = ROOT / "fixtures" / "system-prompt.json"
+    expected = cli("render", str(path), "--template", "official:3.2", "--today", "2024-09-01", "--format", "text",
+                   "--engine", engine)
+    answer = client.post("/api/render", json={"template": "official:3.2", "today": "2024-09-01", "engine": engine,
+                                              "conversation": json.loads(path.read_text(encoding="utf-8"))}).json()
+    assert answer["prompt"].encode("utf-8") == expected.stdout, expected.stderr
+
+
 def test_unknown_keys_are_ignored_and_a_path_is_never_read(client):
     answer = client.post("/api/render", json={"template": "/etc/passwd", "conversation": HELLO, "colour": "red"}).json()
     assert answer["prompt"] == "/etc/passwd"  # a template's text, not a file of the machine
@@ -194,9 +204,12 @@ def test_command_serves_writes_no_files_and_stops_on_ctrl_c(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/catalog") as response:
             start = json.load(response)["start"]
         assert start == {"template": "official:3.2", "conversation": json.loads((ROOT / "fixtures/plain-chat.json").read_text())}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/lint", data=b'{"template": "3.2"}', method="POST")
-        with urllib.request.urlopen(request) as response:
-            assert json.load(response)["findings"]
+        for kind, body in (("lint", {"template": "3.2"}), ("verify", {"template": "3.2", "examples": 3}),
+                           ("render", {"template": "3.2", "conversation": HELLO})):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{kind}", method="POST",
+                                             data=json.dumps(body).encode())
+            with urllib.request.urlopen(request) as response:
+                assert response.status == 200 and json.load(response)
     finally:
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=20)

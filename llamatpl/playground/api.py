@@ -181,16 +181,20 @@ def diff(body: Mapping[str, Any]) -> Answer:
     a = template_of(body)
     b = template_of(body, "other", "other_version") if body.get("other") else a
     default = engine_name(body)
-    engine_a = get_engine(engine_name(body, "engine_a") if body.get("engine_a") else default)
-    engine_b = get_engine(engine_name(body, "engine_b") if body.get("engine_b") else default)
+    name_a = engine_name(body, "engine_a") if body.get("engine_a") else default
+    name_b = engine_name(body, "engine_b") if body.get("engine_b") else default
+    args = _text(body, "engine_args")  # the serving engine's flags: for the side(s) that are not transformers
+    engine_a = get_engine(name_a, engine_args="" if name_a == DEFAULT else args)
+    engine_b = get_engine(name_b, engine_args="" if name_b == DEFAULT else args)
+    plain = engine_a.name == engine_b.name == DEFAULT  # as `llamatpl diff` does
     conversations = fixture_battery()
     editor = None
     if body.get("conversation") is not None:
-        editor = Conversation.from_data(conversation_of(body), name="editor")
+        read = Conversation.from_data if plain else Conversation.from_request
+        editor = read(conversation_of(body), name="editor")
         conversations.insert(0, editor)
-    report = diff_templates(a, b, conversations=conversations,
-                            engine_a=None if engine_a.name == DEFAULT else engine_a,
-                            engine_b=None if engine_b.name == DEFAULT else engine_b)
+    report = diff_templates(a, b, conversations=conversations, engine_a=None if plain else engine_a,
+                            engine_b=None if plain else engine_b)
     answer = report.to_json()
     answer["differs"] = report.differs
     if editor is not None:

@@ -31,6 +31,7 @@ function common() {
     template: $("template").value,
     version: $("version").value,
     engine: $("engine").value,
+    engine_args: $("engine-args").value,
     today: $("today").value,
     conversation: $("conversation").value,
   };
@@ -336,7 +337,7 @@ async function start() {
     event.target.value = "";
     update();
   });
-  for (const id of ["template", "conversation"]) $(id).addEventListener("input", schedule);
+  for (const id of ["template", "conversation", "engine-args"]) $(id).addEventListener("input", schedule);
   for (const id of ["version", "engine", "today"]) $(id).addEventListener("change", update);
   $("template").addEventListener("input", () => updateGutter(lastFindings));
   $("template").addEventListener("scroll", () => { $("gutter").scrollTop = $("template").scrollTop; });
