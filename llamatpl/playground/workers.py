@@ -26,6 +26,10 @@ from .api import Answer
 
 
 READY = b"ready\n"
+# The server writes no files: no .pyc (-B too), and no .hypothesis/ cache in the working folder
+# (verify's search caches constants and Unicode tables there; under a path that cannot be created,
+# hypothesis skips its caches, as it does on any write error).
+NO_FILES = {"PYTHONDONTWRITEBYTECODE": "1", "HYPOTHESIS_STORAGE_DIRECTORY": os.path.join(os.devnull, "hypothesis")}
 STARTUP_SECONDS = 60.0  # a fresh interpreter importing llamatpl: not part of a request's time
 
 
@@ -51,9 +55,8 @@ class Worker:
     """One worker process and the pipes to it."""
 
     def __init__(self) -> None:
-        # -B: the server writes no files, not even a .pyc
         self.process = subprocess.Popen([sys.executable, "-B", "-m", __name__], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                                        stdout=subprocess.PIPE, env={**os.environ, **NO_FILES})
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in: IO[bytes] = self.process.stdin
         self._out: IO[bytes] = self.process.stdout
