@@ -30,6 +30,7 @@ TRIMMING = "\n".join([
     "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}",
     "{{- message['content'] | trim }}", "{{- '<|eot_id|>' }}", "{%- endfor %}", "{%- if add_generation_prompt %}",
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}", "{%- endif %}"])
+JSON = {"Content-Type": "application/json"}
 HELLO = {"messages": [{"role": "user", "content": "Hello!"}]}
 # Llama-3.1-8B-Instruct model card discussion 97 (shared/FACTS.md): official 3.1, "Hello!", 26 Jul 2024
 GOLDEN_31_HELLO = [128000, 128006, 9125, 128007, 271, 38766, 1303, 33025, 2696, 25, 6790, 220, 2366, 18, 198, 15724,
@@ -41,7 +42,7 @@ GOLDEN_31_HELLO = [128000, 128006, 9125, 128007, 271, 38766, 1303, 33025, 2696, 
 def client():
     os.environ["LLAMATPL_MAX_SECONDS"] = "1"  # the workers read the CLI's limits: keep runaways short
     try:
-        with TestClient(create_app(Settings(max_body=1 << 20))) as c:
+        with TestClient(create_app(Settings(max_body=1 << 20)), base_url="http://127.0.0.1:8765") as c:
             yield c
     finally:
         os.environ.pop("LLAMATPL_MAX_SECONDS", None)
@@ -100,8 +101,8 @@ def test_mistakes_answer_one_line(client):
     assert bad_json.status_code == 422 and bad_json.json() == {"error": "conversation: line 1 column 15: Expecting value"}
     raises = client.post("/api/render", json={"template": "{{ raise_exception('no system role') }}", "conversation": HELLO})
     assert raises.status_code == 422 and "no system role" in raises.json()["error"]
-    assert client.post("/api/render", content=b"[1, 2]").status_code == 400
-    assert client.post("/api/render", content=b"{oops").status_code == 400
+    assert client.post("/api/render", content=b"[1, 2]", headers=JSON).status_code == 400
+    assert client.post("/api/render", content=b"{oops", headers=JSON).status_code == 400
     assert client.post("/api/render", json={"template": "3.1", "conversation": HELLO, "engine": "nope"}).status_code == 400
     assert client.post("/api/explode", json={}).status_code == 404
     for answer in (bad_json.json(), raises.json()):
@@ -152,18 +153,27 @@ def test_a_runaway_template_answers_an_error_and_the_server_goes_on(client):
 
 def test_the_hard_bound_kills_a_worker_and_a_new_one_answers():
     # a per-request bound shorter than the template's own limit: the worker is killed, not waited for
-    with TestClient(create_app(Settings(seconds=0.5, workers=1))) as c:
+    with TestClient(create_app(Settings(seconds=0.5, workers=1)), base_url="http://localhost") as c:
         answer = c.post("/api/render", json={"template": RUNAWAY, "conversation": HELLO})
         assert answer.status_code == 504 and "took too long" in answer.json()["error"]
         again = c.post("/api/render", json={"template": "{{ messages[0]['content'] }}", "conversation": HELLO})
         assert again.json()["prompt"] == "Hello!"
 
 
+def test_other_sites_cannot_use_it(client):
+    """A page elsewhere can POST plain text without a CORS preflight, or rebind its DNS name to
+    127.0.0.1: the API answers neither."""
+    body = json.dumps({"template": "3.1", "conversation": HELLO})
+    assert client.post("/api/render", content=body, headers={"Content-Type": "text/plain"}).status_code == 415
+    assert client.post("/api/render", content=body, headers={**JSON, "Host": "evil.example"}).status_code == 400
+    assert client.post("/api/render", content=body, headers={**JSON, "Host": "localhost:8765"}).status_code == 200
+
+
 def test_bodies_over_the_limit_get_413(client):
     too_big = json.dumps({"template": "x" * (1 << 20), "conversation": HELLO}).encode()
-    assert client.post("/api/render", content=too_big).status_code == 413
+    assert client.post("/api/render", content=too_big, headers=JSON).status_code == 413
     chunks = (b"{" if i == 0 else b" " * 65536 for i in range(20))  # streamed, no Content-Length
-    assert client.post("/api/render", content=chunks).status_code == 413
+    assert client.post("/api/render", content=chunks, headers=JSON).status_code == 413
 
 
 def test_catalog_lists_the_bundled_data_and_engines(client):
@@ -207,7 +217,7 @@ def test_command_serves_writes_no_files_and_stops_on_ctrl_c(tmp_path):
         for kind, body in (("lint", {"template": "3.2"}), ("verify", {"template": "3.2", "examples": 3}),
                            ("render", {"template": "3.2", "conversation": HELLO})):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/api/{kind}", method="POST",
-                                             data=json.dumps(body).encode())
+                                             data=json.dumps(body).encode(), headers=JSON)
             with urllib.request.urlopen(request) as response:
                 assert response.status == 200 and json.load(response)
     finally:

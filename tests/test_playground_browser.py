@@ -137,6 +137,14 @@ def test_the_page_renders_lints_and_survives_a_runaway(server, browser, tmp_path
     Select(browser.find_element(By.ID, "diff-other")).select_by_visible_text("official:3.2")
     browser.find_element(By.ID, "diff-btn").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#diff-out .sides"))
+    # verify finds the official template's known fault; its counterexample loads with one click
+    browser.find_element(By.ID, "verify-btn").click()
+    load = wait.until(lambda d: d.find_elements(By.ID, "load-counterexample"))[0]
+    counterexample = json.loads(browser.find_element(By.CSS_SELECTOR, "#verify-out pre").text)
+    load.click()
+    wait.until(lambda d: json.loads(d.find_element(By.ID, "conversation").get_attribute("value")) == counterexample)
+    wait.until(lambda d: not d.find_element(By.ID, "prompt").get_attribute("class").count("stale")
+               and d.execute_script("return document.getElementById('status').textContent") == "")
     shot = tmp_path / "playground.png"
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
     if os.environ.get("LLAMATPL_SCREENSHOT"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
@@ -35,6 +36,7 @@ def playground(
 
     settings = Settings(template=_start_template(template), conversation=_start_conversation(conversation))
     if host is not None and host not in (LOCAL, "localhost", "::1"):
+        settings = replace(settings, allowed_hosts=("*",))  # reached by a name or address we cannot know
         sys.stderr.write(f"warning: serving on {host}: anyone who can reach it can render templates on this "
                          "machine; the playground is meant for 127.0.0.1\n")
     serve(settings, host=host or LOCAL, port=port, open_browser=not no_browser,

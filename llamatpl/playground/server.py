@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -39,6 +41,8 @@ class Settings:
     seconds: float = 15.0  # render, lint, diff: one request, in its worker, from start to answer
     verify_seconds: float = 120.0
     workers: int = 2
+    # Host headers answered: a web page elsewhere cannot reach the playground by DNS rebinding
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
     template: str = ""  # the template text (or bundled name) the page opens with
     conversation: Any = None  # the conversation the page opens with (JSON)
 
@@ -95,6 +99,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def api(request: Request) -> Response:
         kind = request.path_params["kind"]
+        # JSON only: another site's form or plain-text POST (no CORS preflight) is refused unread
+        if request.headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json":
+            return AsciiJSON({"error": "send the body as Content-Type: application/json"}, status_code=415)
         if kind not in HANDLERS:
             return AsciiJSON({"error": f"no such API: /api/{kind} ({', '.join(HANDLERS)})"}, status_code=404)
         raw = await read_body(request, settings.max_body)
@@ -120,7 +127,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/api/{kind:str}", api, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))])
     app.state.pool = pool
     return app
 
