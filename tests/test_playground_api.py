@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -220,11 +222,29 @@ def test_command_serves_writes_no_files_and_stops_on_ctrl_c(tmp_path):
                                              data=json.dumps(body).encode(), headers=JSON)
             with urllib.request.urlopen(request) as response:
                 assert response.status == 200 and json.load(response)
+        # Ctrl-C while a long verify runs: it answers 503 at once and the command exits 0, quietly
+        answers: list[int] = []
+        slow = threading.Thread(target=_post_status, args=(f"http://127.0.0.1:{port}/api/verify",
+                                                          {"template": "tuned:3.1", "examples": 2000}, answers))
+        slow.start()
+        time.sleep(1.5)
     finally:
+        stopped = time.monotonic()
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and "Traceback" not in rest
+    slow.join(10)
+    assert proc.returncode == 0 and rest == "" and time.monotonic() - stopped < 5
+    assert answers == [503]
     assert list(tmp_path.iterdir()) == []
+
+
+def _post_status(url: str, body: object, statuses: list[int]) -> None:
+    request = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(), headers=JSON)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            statuses.append(response.status)
+    except urllib.error.HTTPError as exc:
+        statuses.append(exc.code)
 
 
 def test_other_hosts_need_host_and_get_a_warning(tmp_path):

@@ -111,7 +111,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return AsciiJSON({"error": f"the request body is not JSON: {exc}"}, status_code=400)
-        status, answer = await asyncio.to_thread(pool.call, kind, body, settings.bound(kind))
+        try:
+            status, answer = await asyncio.to_thread(pool.call, kind, body, settings.bound(kind))
+        except asyncio.CancelledError:  # Ctrl-C while it ran: answer, rather than log a traceback
+            return AsciiJSON({"error": "the playground is stopping"}, status_code=503)
         return AsciiJSON(answer, status_code=status)
 
     @contextlib.asynccontextmanager
@@ -145,8 +148,17 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, open
     app = create_app(settings)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False,
+                            timeout_graceful_shutdown=3)
+    pool: WorkerPool = app.state.pool
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Ctrl-C ends the work in progress at once: its requests answer 503 and the server stops
+            threading.Thread(target=pool.close, daemon=True).start()
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
 
     def when_ready() -> None:
         while not server.started and not server.should_exit:

@@ -114,6 +114,8 @@ class WorkerPool:
                 result = worker.call(kind, body, seconds)
             except (EOFError, OSError, ValueError):
                 self._drop(worker)
+                if self._closed:
+                    return 503, {"error": "the playground is stopping"}
                 return 500, {"error": "the worker stopped while answering (out of memory?); it was restarted"}
             if result is None:
                 self._drop(worker)
