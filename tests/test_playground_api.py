@@ -248,9 +248,15 @@ def _post_status(url: str, body: object, statuses: list[int]) -> None:
 
 
 def test_other_hosts_need_host_and_get_a_warning(tmp_path):
-    proc, said = _start(tmp_path, "--host", "127.0.0.2", "--port", str(_free_port()))
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=20)
+    (tmp_path / "mine.jinja").write_text(TRIMMING, encoding="utf-8")
+    port = _free_port()
+    proc, said = _start(tmp_path, "mine.jinja", "--host", "127.0.0.2", "--port", str(port))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/catalog") as response:
+            assert json.load(response)["start"] == {"template": TRIMMING, "conversation": None}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
     assert "warning: serving on 127.0.0.2" in said and proc.returncode == 0
 
 

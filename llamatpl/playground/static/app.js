@@ -222,6 +222,10 @@ function splitLines(text) {
 
 function alignRows(a, b) {
   const n = a.length, m = b.length;
+  if (n * m > 4e6) {  // too long to align line by line here: show the two sides as they are
+    return Array.from({ length: Math.max(n, m) }, (_, k) =>
+      [a[k] ?? null, b[k] ?? null, a[k] === b[k] ? "same" : a[k] === undefined ? "add" : "del"]);
+  }
   const lcs = Array.from({ length: n + 1 }, () => new Uint16Array(m + 1));
   for (let i = n - 1; i >= 0; i--)
     for (let j = m - 1; j >= 0; j--)
