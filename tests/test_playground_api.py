@@ -196,9 +196,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "llamatpl", "playground", "--no-browser", *args],
-                            cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+def _start(tmp_path: Path, *args: str, browser: bool = False) -> tuple[subprocess.Popen[str], str]:
+    # BROWSER=echo: the "browser" prints the address it was asked to open, on the command's stdout
+    proc = subprocess.Popen([sys.executable, "-m", "llamatpl", "playground", *args,
+                             *([] if browser else ["--no-browser"])], cwd=tmp_path, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "BROWSER": "echo"})
     assert proc.stderr is not None
     lines = []
     while True:
@@ -231,9 +233,10 @@ def test_command_serves_writes_no_files_and_stops_on_ctrl_c(tmp_path):
     finally:
         stopped = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=20)
+        opened, rest = proc.communicate(timeout=20)
     slow.join(10)
     assert proc.returncode == 0 and rest == "" and time.monotonic() - stopped < 5
+    assert opened == ""  # --no-browser
     assert answers == [503]
     assert list(tmp_path.iterdir()) == []
 
@@ -250,14 +253,15 @@ def _post_status(url: str, body: object, statuses: list[int]) -> None:
 def test_other_hosts_need_host_and_get_a_warning(tmp_path):
     (tmp_path / "mine.jinja").write_text(TRIMMING, encoding="utf-8")
     port = _free_port()
-    proc, said = _start(tmp_path, "mine.jinja", "--host", "127.0.0.2", "--port", str(port))
+    proc, said = _start(tmp_path, "mine.jinja", "--host", "127.0.0.2", "--port", str(port), browser=True)
     try:
         with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/catalog") as response:
             assert json.load(response)["start"] == {"template": TRIMMING, "conversation": None}
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        opened, _ = proc.communicate(timeout=20)
     assert "warning: serving on 127.0.0.2" in said and proc.returncode == 0
+    assert opened.strip() == f"http://127.0.0.2:{port}/"  # the browser was opened on the page
 
 
 def test_a_busy_port_is_one_line(tmp_path):
