@@ -19,7 +19,7 @@ def playground(
     template: Annotated[Optional[str], typer.Argument(
         help="Template to start from: official:3.1, tuned:3.2, a .jinja file, tokenizer_config.json... (default: official:3.1).")] = None,
     conversation: Annotated[Optional[str], typer.Argument(help="Conversation JSON file to start from.")] = None,
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to serve on.")] = 8765,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to serve on.")] = 8765,
     host: Annotated[Optional[str], typer.Option(
         "--host", help="Address to listen on (default 127.0.0.1; any other is reachable by others: a warning says so).")] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
@@ -35,8 +35,10 @@ def playground(
     from ..playground.server import Settings, serve
 
     settings = Settings(template=_start_template(template), conversation=_start_conversation(conversation))
+    if host is not None and host not in (LOCAL, "localhost"):
+        # reached by a name or address we cannot know (and Starlette's host check cannot read [::1]:port)
+        settings = replace(settings, allowed_hosts=("*",))
     if host is not None and host not in (LOCAL, "localhost", "::1"):
-        settings = replace(settings, allowed_hosts=("*",))  # reached by a name or address we cannot know
         sys.stderr.write(f"warning: serving on {host}: anyone who can reach it can render templates on this "
                          "machine; the playground is meant for 127.0.0.1\n")
     serve(settings, host=host or LOCAL, port=port, open_browser=not no_browser,

@@ -42,7 +42,7 @@ class Settings:
     verify_seconds: float = 120.0
     workers: int = 2
     # Host headers answered: a web page elsewhere cannot reach the playground by DNS rebinding
-    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "[::1]")
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
     template: str = ""  # the template text (or bundled name) the page opens with
     conversation: Any = None  # the conversation the page opens with (JSON)
 
