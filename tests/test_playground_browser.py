@@ -45,7 +45,7 @@ TEMPLATE = "\n".join([  # Llama 3.0's format, with the content trimmed on line 4
 TRIM_LINE = 4
 CONVERSATION = ('{"messages": [{"role": "system", "content": "Be brief. "}, '
                 '{"role": "user", "content": "  Caf\\u00e9  au lait?\\n\\twith\\ttabs "}]}')
-RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{{ 'x' }}{% endfor %}{% endfor %}"
+RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}{% endfor %}{% endfor %}"  # never grows: only time stops it
 
 
 @pytest.fixture(scope="module")
