@@ -27,10 +27,10 @@ from llamatpl.playground.server import Settings, create_app  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 RUNAWAY = "{% for i in range(100000) %}{% for j in range(100000) %}{{ '' }}{% endfor %}{% endfor %}"
 # Llama 3.0's format written out line by line, content trimmed on one line (lint rule LL110)
-TRIMMING = "\n".join([
+UNTRIMMED = "\n".join([
     "{{- bos_token }}", "{%- for message in messages %}",
     "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}",
-    "{{- message['content'] | trim }}", "{{- '<|eot_id|>' }}", "{%- endfor %}", "{%- if add_generation_prompt %}",
+    "{{- message['content'] }}", "{{- '<|eot_id|>' }}", "{%- endfor %}", "{%- if add_generation_prompt %}",
     "{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}", "{%- endif %}"])
 JSON = {"Content-Type": "application/json"}
 HELLO = {"messages": [{"role": "user", "content": "Hello!"}]}
@@ -111,9 +111,9 @@ def test_mistakes_answer_one_line(client):
         assert "\n" not in answer["error"] and "Traceback" not in answer["error"]
 
 
-def test_lint_finding_is_on_the_line_that_trims(client, tmp_path):
-    text = TRIMMING
-    line = text.splitlines().index("{{- message['content'] | trim }}") + 1
+def test_lint_finding_is_on_the_line_that_writes_the_content(client, tmp_path):
+    text = UNTRIMMED
+    line = text.splitlines().index("{{- message['content'] }}") + 1  # untrimmed: 3.0's reference strips
     findings = client.post("/api/lint", json={"template": text, "version": "3.0"}).json()["findings"]
     assert {(f["code"], f["line"]) for f in findings if f["code"] == "LL110"} == {("LL110", line)}
     (tmp_path / "t.jinja").write_text(text, encoding="utf-8")
@@ -251,7 +251,7 @@ def _post_status(url: str, body: object, statuses: list[int]) -> None:
 
 
 def test_other_hosts_need_host_and_get_a_warning(tmp_path):
-    (tmp_path / "mine.jinja").write_text(TRIMMING, encoding="utf-8")
+    (tmp_path / "mine.jinja").write_text(UNTRIMMED, encoding="utf-8")
     port = _free_port()
     proc, said = _start(tmp_path, "mine.jinja", "--host", "127.0.0.2", "--port", str(port), browser=True)
     try:

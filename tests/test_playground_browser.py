@@ -31,11 +31,11 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-TEMPLATE = "\n".join([  # Llama 3.0's format, with the content trimmed on line 4 (lint rule LL110)
+TEMPLATE = "\n".join([  # Llama 3.0's format, content NOT trimmed on line 4 (LL110: the 3.0 reference strips)
     "{{- bos_token }}",
     "{%- for message in messages %}",
     "{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}",
-    "{{- message['content'] | trim }}",
+    "{{- message['content'] }}",
     "{{- '<|eot_id|>' }}",
     "{%- endfor %}",
     "{%- if add_generation_prompt %}",
