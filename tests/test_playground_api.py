@@ -256,7 +256,7 @@ def test_other_hosts_need_host_and_get_a_warning(tmp_path):
     proc, said = _start(tmp_path, "mine.jinja", "--host", "127.0.0.2", "--port", str(port), browser=True)
     try:
         with urllib.request.urlopen(f"http://127.0.0.2:{port}/api/catalog") as response:
-            assert json.load(response)["start"] == {"template": TRIMMING, "conversation": None}
+            assert json.load(response)["start"] == {"template": UNTRIMMED, "conversation": None}
     finally:
         proc.send_signal(signal.SIGINT)
         opened, _ = proc.communicate(timeout=20)
