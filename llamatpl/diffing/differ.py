@@ -118,7 +118,7 @@ def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversation
     tb = b if isinstance(b, ChatTemplate) else resolve_template(b)
     report = DiffReport(ta, tb, engine_a=engine_a.name if engine_a else "transformers",
                         engine_b=engine_b.name if engine_b else "transformers")
-    fa, fb = features(ta), features(tb)
+    fa, fb = features(ta, engine=engine_a), features(tb, engine=engine_b)
     report.features = {k: {"a": fa[k], "b": fb[k]} for k in fa}
     day = today if today is not None else (VERIFY_TODAY if conversations is None else None)
     for conv in (fixture_battery() if conversations is None else conversations):

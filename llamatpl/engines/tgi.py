@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -70,16 +71,13 @@ class TGI(Engine):
     release = "v3.3.7"
     backend = "minijinja"
 
-    def as_request(self, conversation: Conversation) -> Conversation:
-        """As a TGI user sends it: a content that is neither text nor a list of parts (a tool result
-        given as an object) as its JSON text, since ``MessageContent`` takes only those two."""
-        body = dict(request_of(conversation))
-        messages = body.get("messages")
-        if isinstance(messages, list):
-            body["messages"] = [{**m, "content": json.dumps(m["content"], ensure_ascii=False)}
-                                if isinstance(m, dict) and isinstance(m.get("content"), (dict, int, float, bool))
-                                else m for m in messages]
-        return Conversation.from_request(body, name=conversation.name)
+    def meaning(self, conversation: Conversation) -> Conversation:
+        """``ChatTemplate::apply``: the generation prompt is always added, and a trailing assistant
+        turn is continued (the prompt is cut after its content), whatever the request says."""
+        last = conversation.messages[-1] if conversation.messages else {}
+        if last.get("role") == "assistant":
+            return replace(conversation, continue_final_message=True, add_generation_prompt=False)
+        return replace(conversation, continue_final_message=False, add_generation_prompt=True)
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
                limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from ..rendering.conversation import Conversation
+from ..engines.base import Engine
 from .run import ProbeRun, ProbeSet
 from ..rendering.renderer import render_text
 from ..rendering.templates import ChatTemplate
@@ -20,7 +21,9 @@ _TODAY = re.compile(r"Today Date: ([^\n]*)\n")
 
 
 def _raised(run: ProbeRun) -> str:
-    """The feature value of a probe that did not render (its text is None only when it raised)."""
+    """The feature value of a probe that did not render: the template raised, or the engine refused it."""
+    if run.rejected is not None:
+        return f"refused by the engine ({run.rejected.split(' rejects ', 1)[-1]})"
     return f"raises ({run.error.reason if run.error else 'no output'})"
 
 
@@ -40,12 +43,14 @@ def _bos(get: Callable[[str], ProbeRun]) -> str:
         n, f"written {n} times")
 
 
-def _today_default(template: ChatTemplate) -> str:
+def _today_default(template: ChatTemplate, engine: Engine | None = None) -> str:
     dates = []
     for day in (date(2024, 7, 26), date(2025, 1, 2)):
         try:
-            text = render_text(template.text, Conversation.from_data([{"role": "user", "content": "Hi"}]),
-                               special_tokens=template.special_tokens, today=day)
+            hi = [{"role": "user", "content": "Hi"}]
+            text = (engine.render(Conversation.from_request(hi), template, today=day) if engine is not None else
+                    render_text(template.text, Conversation.from_data(hi), special_tokens=template.special_tokens,
+                                today=day))
         except Exception as exc:  # noqa: BLE001 - a raising template has no default date
             return f"raises ({exc})"
         match = _TODAY.search(text)
@@ -170,12 +175,14 @@ FEATURES: dict[str, Callable[[Callable[[str], ProbeRun]], str]] = {
 }
 
 
-def features(template: ChatTemplate) -> dict[str, str]:
-    """Every feature of ``template`` as a readable value, found by probing."""
-    get = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens)).get
+def features(template: ChatTemplate, *, engine: Engine | None = None) -> dict[str, str]:
+    """Every feature of ``template`` as a readable value, found by probing (through ``engine``'s
+    request handling when one is given: what that engine's users see)."""
+    through = engine if engine is not None and engine.name != "transformers" else None
+    get = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens), engine=through).get
     plain = get("system")
     found = {"knowledge_date": "yes" if plain.text and "Cutting Knowledge Date:" in plain.text else "no",
-             "today_date_default": _today_default(template)}
+             "today_date_default": _today_default(template, through)}
     for name, probe in FEATURES.items():
         found[name] = probe(get)
     order = ["bos", "knowledge_date", "today_date_default", *FEATURES]

@@ -101,7 +101,8 @@ def verify_conversation(template: str | ChatTemplate, conversation: Conversation
     except EngineRejected as exc:
         if exc.template_error is not None:  # the engine answered the template raising with a refusal
             return Verdict(conv, category="raises", expected=expected.prompt, error=exc.template_error.message,
-                           limited=isinstance(exc.template_error, LimitExceeded))
+                           limited=isinstance(exc.template_error, LimitExceeded),
+                           deliberate=isinstance(exc.template_error, TemplateRaised))
         return Verdict(conv, category=REJECTED, expected=expected.prompt, error=exc.message)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,
