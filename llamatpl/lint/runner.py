@@ -15,7 +15,7 @@ from pathlib import Path
 from ..engines import NAMES as ENGINE_NAMES
 from ..engines import get_engine
 from ..errors import LlamatplError
-from ..versions import detect_version, normalize_version
+from ..versions import DEFAULT_VERSION, detect_format, normalize_version
 from .context import LintContext
 from .finding import Finding
 from .catalog import select_rules
@@ -53,8 +53,10 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
     The probes go through each of ``engines``' request handling; a finding carries the engines
     whose run produced it (the same rule, line and message), in the order given.
     """
-    v = normalize_version(version) if version else detect_version(source.text).version
-    rules = list(rules)
+    found_format = detect_format(source.text)
+    v = normalize_version(version) if version else (found_format.version or DEFAULT_VERSION)
+    # a template in another format (ChatML, Llama 4, Mistral, ...) gets only the format-independent rules
+    rules = [r for r in rules if found_format.is_llama3 or not r.code.startswith("LL")]
     suppressions = Suppressions.parse(source.text)
     baseline = LintContext(source.path, source.text, v, source.line_map)
     tagged: dict[Finding, list[str]] = {}
