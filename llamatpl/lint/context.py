@@ -44,6 +44,7 @@ class LintContext:
     line_map: Callable[[int], tuple[int, str]] | None = None
     engine: Engine | None = None  # probes go through this serving engine's request handling
     baseline: ProbeSet | None = None  # transformers' probe renders, shared by the engines' contexts
+    tokenizer_tokens: frozenset[str] | None = None  # the model's own tokenizer's special tokens, when given
 
     @cached_property
     def _probes(self) -> ProbeSet:
