@@ -1,0 +1,70 @@
+"""Caps probes: one capability at a time, in several input shapes, with marker strings nothing else writes.
+
+A capability counts when any reasonable shape shows it: an assistant call's ``content`` null, empty
+or missing; its arguments an object or JSON text; a tool result as text or as an object; with and
+without the tool's ``name`` on the result; with and without tool definitions. Each marker occurs in
+exactly one place of the conversation and never in the user's text, so a template that drops the
+call cannot pass by echoing the question.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from typing import Any
+
+FUNCTION = "mk_lookup_fn"
+DESCRIPTION = "mk tool description 4417"
+SYSTEM = "mk system marker 3301"
+CALL_VALUE, SECOND_VALUE = "mk_value_7719", "mk_value_8823"
+RESULT = "mk result 5521"
+_USER = {"role": "user", "content": "Please help."}
+_TOOL = {"type": "function", "function": {
+    "name": FUNCTION, "description": DESCRIPTION,
+    "parameters": {"type": "object", "properties": {"key": {"type": "string"}}, "required": ["key"]}}}
+_CONTENTS: dict[str, Any] = {"content-missing": ..., "content-null": None, "content-empty": ""}
+
+
+def _assistant(content: Any, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    turn: dict[str, Any] = {"role": "assistant", "tool_calls": calls}
+    if content is not ...:
+        turn["content"] = content
+    return turn
+
+
+def _call(value: str, as_text: bool, call_id: str) -> dict[str, Any]:
+    arguments: Any = {"key": value}
+    if as_text:
+        arguments = '{"key": "' + value + '"}'
+    return {"id": call_id, "type": "function", "function": {"name": FUNCTION, "arguments": arguments}}
+
+
+def _shapes() -> dict[str, dict[str, Any]]:
+    shapes: dict[str, dict[str, Any]] = {
+        "caps-system": {"messages": [{"role": "system", "content": SYSTEM}, _USER]},
+        "caps-tools": {"tools": [_TOOL], "messages": [_USER]},
+        "caps-tools-with-system": {"tools": [_TOOL], "messages": [{"role": "system", "content": "Be brief."}, _USER]},
+    }
+    for (content_name, content), as_text, with_tools in product(_CONTENTS.items(), (False, True), (True, False)):
+        key = f"{content_name}-{'text' if as_text else 'object'}-args{'' if with_tools else '-no-tools'}"
+        tools = {"tools": [_TOOL]} if with_tools else {}
+        shapes[f"caps-call-{key}"] = {**tools, "add_generation_prompt": False, "messages": [
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1")])]}
+        shapes[f"caps-parallel-{key}"] = {**tools, "add_generation_prompt": False, "messages": [
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1"), _call(SECOND_VALUE, as_text, "call_mk2")])]}
+    for (result_name, result), named, with_tools in product(
+            {"text": RESULT, "object": {"answer": RESULT}}.items(), (True, False), (True, False)):
+        tool_turn: dict[str, Any] = {"role": "tool", "tool_call_id": "call_mk1", "content": result}
+        if named:
+            tool_turn["name"] = FUNCTION
+        tools = {"tools": [_TOOL]} if with_tools else {}
+        shapes[f"caps-result-{result_name}{'-named' if named else ''}{'' if with_tools else '-no-tools'}"] = {
+            **tools, "messages": [_USER, _assistant(None, [_call(CALL_VALUE, False, "call_mk1")]), tool_turn]}
+    return shapes
+
+
+CAPS_PROBES: dict[str, dict[str, Any]] = _shapes()
+
+
+def shapes_of(prefix: str) -> list[str]:
+    """The caps probes of one capability (``caps-call-``, ``caps-parallel-``, ...), in order."""
+    return [name for name in CAPS_PROBES if name.startswith(prefix)]
