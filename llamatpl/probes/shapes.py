@@ -31,6 +31,10 @@ def _assistant(content: Any, calls: list[dict[str, Any]]) -> dict[str, Any]:
     return turn
 
 
+def _answer(call_id: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "name": FUNCTION, "content": "done"}
+
+
 def _call(value: str, as_text: bool, call_id: str) -> dict[str, Any]:
     arguments: Any = {"key": value}
     if as_text:
@@ -47,10 +51,12 @@ def _shapes() -> dict[str, dict[str, Any]]:
     for (content_name, content), as_text, with_tools in product(_CONTENTS.items(), (False, True), (True, False)):
         key = f"{content_name}-{'text' if as_text else 'object'}-args{'' if with_tools else '-no-tools'}"
         tools = {"tools": [_TOOL]} if with_tools else {}
-        shapes[f"caps-call-{key}"] = {**tools, "add_generation_prompt": False, "messages": [
-            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1")])]}
-        shapes[f"caps-parallel-{key}"] = {**tools, "add_generation_prompt": False, "messages": [
-            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1"), _call(SECOND_VALUE, as_text, "call_mk2")])]}
+        # each call is answered, so the call is not the last turn (an engine may take that as a prefill)
+        shapes[f"caps-call-{key}"] = {**tools, "messages": [
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1")]), _answer("call_mk1")]}
+        shapes[f"caps-parallel-{key}"] = {**tools, "messages": [
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1"), _call(SECOND_VALUE, as_text, "call_mk2")]),
+            _answer("call_mk1"), _answer("call_mk2")]}
     for (result_name, result), named, with_tools in product(
             {"text": RESULT, "object": {"answer": RESULT}}.items(), (True, False), (True, False)):
         tool_turn: dict[str, Any] = {"role": "tool", "tool_call_id": "call_mk1", "content": result}
