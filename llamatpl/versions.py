@@ -44,7 +44,7 @@ class Detection(NamedTuple):
 
 class TemplateFormat(NamedTuple):
     """A template's prompt format: ``family`` (``llama3``, ``llama4``, ``chatml``, ``mistral``,
-    ``gemma``, ``other``), a label to show, the Llama 3.x version when it is one, and the evidence."""
+    ``gemma``, ``phi``, ``alpaca``, ``other``), a label to show, the Llama 3.x version when it is one, and the evidence."""
 
     family: str
     label: str
@@ -71,6 +71,8 @@ _OTHER_FORMATS: tuple[tuple[str, str, str], ...] = (
     ("chatml", "ChatML", "<|im_start|>"),
     ("gemma", "Gemma", "<start_of_turn>"),
     ("mistral", "Mistral", "[INST]"),
+    ("phi", "Phi", "<|end|>"),
+    ("alpaca", "Alpaca", "### Instruction"),
 )
 
 

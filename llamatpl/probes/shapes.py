@@ -3,7 +3,8 @@
 A capability counts when any reasonable shape shows it: an assistant call's ``content`` null, empty
 or missing; its arguments an object or JSON text; a tool result as text or as an object; with and
 without the tool's ``name`` on the result; with and without tool definitions. Each marker occurs in
-exactly one place of the conversation and never in the user's text, so a template that drops the
+exactly one place of the conversation (call ids are 10 characters: Mistral's
+templates require at least 9) and never in the user's text, so a template that drops the
 call cannot pass by echoing the question.
 """
 
@@ -45,6 +46,8 @@ def _call(value: str, as_text: bool, call_id: str) -> dict[str, Any]:
 def _shapes() -> dict[str, dict[str, Any]]:
     shapes: dict[str, dict[str, Any]] = {
         "caps-system": {"messages": [{"role": "system", "content": SYSTEM}, _USER]},
+        # transformers passes tools=None when none are given; some templates only work with tools
+        "caps-system-with-tools": {"tools": [_TOOL], "messages": [{"role": "system", "content": SYSTEM}, _USER]},
         "caps-tools": {"tools": [_TOOL], "messages": [_USER]},
         "caps-tools-with-system": {"tools": [_TOOL], "messages": [{"role": "system", "content": "Be brief."}, _USER]},
     }
@@ -53,18 +56,20 @@ def _shapes() -> dict[str, dict[str, Any]]:
         tools = {"tools": [_TOOL]} if with_tools else {}
         # each call is answered, so the call is not the last turn (an engine may take that as a prefill)
         shapes[f"caps-call-{key}"] = {**tools, "messages": [
-            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1")]), _answer("call_mk1")]}
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "callmk0001")]), _answer("callmk0001")]}
         shapes[f"caps-parallel-{key}"] = {**tools, "messages": [
-            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "call_mk1"), _call(SECOND_VALUE, as_text, "call_mk2")]),
-            _answer("call_mk1"), _answer("call_mk2")]}
-    for (result_name, result), named, with_tools in product(
-            {"text": RESULT, "object": {"answer": RESULT}}.items(), (True, False), (True, False)):
-        tool_turn: dict[str, Any] = {"role": "tool", "tool_call_id": "call_mk1", "content": result}
+            _USER, _assistant(content, [_call(CALL_VALUE, as_text, "callmk0001"), _call(SECOND_VALUE, as_text, "callmk0002")]),
+            _answer("callmk0001"), _answer("callmk0002")]}
+    for (result_name, result), named, with_tools, call_content in product(
+            {"text": RESULT, "object": {"answer": RESULT}}.items(), (True, False), (True, False), (None, "")):
+        tool_turn: dict[str, Any] = {"role": "tool", "tool_call_id": "callmk0001", "content": result}
         if named:
             tool_turn["name"] = FUNCTION
         tools = {"tools": [_TOOL]} if with_tools else {}
-        shapes[f"caps-result-{result_name}{'-named' if named else ''}{'' if with_tools else '-no-tools'}"] = {
-            **tools, "messages": [_USER, _assistant(None, [_call(CALL_VALUE, False, "call_mk1")]), tool_turn]}
+        key = f"{result_name}{'-named' if named else ''}{'' if with_tools else '-no-tools'}"
+        key += "-call-content-empty" if call_content == "" else ""
+        shapes[f"caps-result-{key}"] = {
+            **tools, "messages": [_USER, _assistant(call_content, [_call(CALL_VALUE, False, "callmk0001")]), tool_turn]}
     return shapes
 
 
