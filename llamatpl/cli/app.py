@@ -84,7 +84,12 @@ def user_tokenizer(path: str | None) -> UserTokenizer | None:
 
 def say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
     """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
-    if tpl.version_reason.startswith("detected") and fmt != "pretty":
+    if fmt == "pretty":
+        return
+    found = tpl.format
+    if not found.is_llama3:
+        sys.stderr.write(f"{tpl.name}: format {found.describe()}; rendered as written\n")
+    elif tpl.version_reason.startswith("detected"):
         sys.stderr.write(f"{tpl.name}: assuming Llama {tpl.version} ({tpl.version_reason}); "
                          "pass --version to choose\n")
 

@@ -78,6 +78,7 @@ class DiffReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.a.name, "b": self.b.name, "engine_a": self.engine_a, "engine_b": self.engine_b,
+            "format_a": self.a.format.as_json(), "format_b": self.b.format.as_json(),
             "features": self.features,
             "conversations": [{"name": c.name, "identical": c.identical, "token_delta": c.token_delta,
                                "a_error": c.a_error, "b_error": c.b_error,
@@ -119,11 +120,18 @@ def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversation
     report = DiffReport(ta, tb, engine_a=engine_a.name if engine_a else "transformers",
                         engine_b=engine_b.name if engine_b else "transformers")
     fa, fb = features(ta, engine=engine_a), features(tb, engine=engine_b)
-    report.features = {k: {"a": fa[k], "b": fb[k]} for k in fa}
+    # the prompt format is found first: a Llama 3 template against a ChatML one differs in kind
+    report.features = {"format": {"a": _format_label(ta), "b": _format_label(tb)},
+                       **{k: {"a": fa[k], "b": fb[k]} for k in fa}}
     day = today if today is not None else (VERIFY_TODAY if conversations is None else None)
     for conv in (fixture_battery() if conversations is None else conversations):
         report.conversations.append(_compare(ta, tb, conv, engine_a, engine_b, day))
     return report
+
+
+def _format_label(template: ChatTemplate) -> str:
+    found = template.format
+    return "Llama 3 headers" if found.is_llama3 else f"{found.label} ({found.reason})"
 
 
 def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None,

@@ -17,6 +17,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "ok": report.ok,
         "template": report.template,
         "version": report.version,
+        "format": report.format,
         "dialect": report.dialect,
         "examples": report.examples,
         "category": (f.category or f.inherent) if f else None,
@@ -73,7 +74,8 @@ def _write_prefix(report: Report, out: TextIO, head: str, rate: float, seed: int
 def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
     """The verdict line, a compact table of feature areas, then the details of each failing area."""
     engine = "" if report.engine == "transformers" else f", as {report.engine} builds it"
-    head = f"{report.template} (Llama {report.version}, reference dialect {report.dialect}{engine})"
+    llama = f"Llama {report.version}" if report.format.startswith("Llama 3") or not report.format else report.format
+    head = f"{report.template} ({llama}, reference dialect {report.dialect}{engine})"
     rate = report.examples / report.seconds if report.seconds else 0.0
     if report.prefix:
         _write_prefix(report, out, head, rate, seed)

@@ -15,7 +15,8 @@ from pathlib import Path
 from ..engines import NAMES as ENGINE_NAMES
 from ..engines import get_engine
 from ..errors import LlamatplError
-from ..versions import detect_version, normalize_version
+from ..tokens.vocabulary import tokens_beside, tokens_in_gguf_file, tokens_of_config
+from ..versions import DEFAULT_VERSION, detect_format, normalize_version
 from .context import LintContext
 from .finding import Finding
 from .catalog import select_rules
@@ -44,6 +45,8 @@ class Source:
     path: str
     text: str
     line_map: Callable[[int], tuple[int, str]] | None = None
+    #: the special tokens the model's own tokenizer defines, when a tokenizer comes with the template
+    tokens: frozenset[str] | None = None
 
 
 def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None,
@@ -53,16 +56,19 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
     The probes go through each of ``engines``' request handling; a finding carries the engines
     whose run produced it (the same rule, line and message), in the order given.
     """
-    v = normalize_version(version) if version else detect_version(source.text).version
-    rules = list(rules)
+    found_format = detect_format(source.text)
+    v = normalize_version(version) if version else (found_format.version or DEFAULT_VERSION)
+    # a template in another format (ChatML, Llama 4, Mistral, ...) gets only the format-independent rules
+    rules = [r for r in rules if found_format.is_llama3 or not r.code.startswith("LL")]
     suppressions = Suppressions.parse(source.text)
-    baseline = LintContext(source.path, source.text, v, source.line_map)
+    baseline = LintContext(source.path, source.text, v, source.line_map, tokenizer_tokens=source.tokens)
     tagged: dict[Finding, list[str]] = {}
     general = [r for r in rules if r.backend_of is None]
     for name in engines:
         engine = get_engine(name)
         ctx = baseline if engine.name == "transformers" else LintContext(
-            source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes)
+            source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes,
+            tokenizer_tokens=source.tokens)
         own = [r for r in rules if r.backend_of == engine.name]
         for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
@@ -161,13 +167,14 @@ def _sources(path: Path) -> Iterator[Source]:
         from ..rendering.templates import resolve_template
 
         tpl = resolve_template(shown)
-        yield Source(shown, tpl.text)
+        tokens = tokens_in_gguf_file(path)
+        yield Source(shown, tpl.text, tokens=tokens)
         for name, text in tpl.variants.items():
             if text != tpl.text:
-                yield Source(f"{shown}:{name}", text)
+                yield Source(f"{shown}:{name}", text, tokens=tokens)
     else:
         try:
-            yield Source(shown, path.read_bytes().decode("utf-8"))
+            yield Source(shown, path.read_bytes().decode("utf-8"), tokens=tokens_beside(path))
         except UnicodeDecodeError:
             raise LlamatplError(f"{shown}: not UTF-8 text") from None
 
@@ -181,9 +188,12 @@ def _json_sources(path: Path) -> Iterator[Source]:
     value = config.get("chat_template") if isinstance(config, dict) else None
     if value is None:
         return  # a tokenizer_config.json without a template has nothing to lint
+    tokens = tokens_beside(path) if path.name == "chat_template.json" else None
+    if isinstance(config, dict) and (config.get("added_tokens_decoder") or config.get("added_tokens")):
+        tokens = frozenset(tokens_of_config(config) | (tokens or set()))
     key_line = raw.count("\n", 0, max(raw.find('"chat_template"'), 0)) + 1
     named = {"": value} if isinstance(value, str) else {
         item.get("name", str(i)): item.get("template", "") for i, item in enumerate(value) if isinstance(item, dict)}
     for name, text in named.items():
         label = f" (template {name!r} line {{}})" if name else " (template line {})"
-        yield Source(str(path), text, JsonLines(key_line, label))
+        yield Source(str(path), text, JsonLines(key_line, label), tokens=tokens)

@@ -19,6 +19,7 @@ from ..rendering.renderer import render_text
 from ..rendering.templates import DEFAULT_SPECIAL_TOKENS, ChatTemplate
 from ..verification.compare import VERIFY_TODAY, Verdict, compare
 from ..verification.reference import Expected, encode
+from .shapes import CAPS_PROBES
 
 _WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city",
@@ -79,6 +80,7 @@ PROBES: dict[str, dict[str, Any]] = {
     "continue-final": {"messages": [{"role": "user", "content": "Write a haiku."},
                                     {"role": "assistant", "content": "Autumn moonlight"}],
                        "continue_final_message": True},
+    **CAPS_PROBES,
 }
 
 

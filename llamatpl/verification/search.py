@@ -84,6 +84,8 @@ class Report(Tally):
     template: str = ""
     version: str = ""
     dialect: str = ""
+    #: the template's prompt format and its evidence (``Llama 3.1 (...)`` or ``ChatML, not Llama 3.x (...)``)
+    format: str = ""
     strict: bool = False
     seconds: float = 0.0
     #: seconds spent in each stage: generation, render, reference, tokenize, compare
@@ -115,7 +117,7 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     v = version or template.version
     declared = declared_dialect(template.text)
     d = resolve_dialect(dialect, v, declared)
-    report = Report(template=template.name, version=v, dialect=d.name, strict=strict,
+    report = Report(template=template.name, version=v, format=template.format.describe(), dialect=d.name, strict=strict,
                     engine=engine.name if engine else "transformers", prefix=prefix)
     started = time.perf_counter()
     areas = areas_for(v, ["combined"] if prefix else features)

@@ -1,0 +1,94 @@
+"""Real-world templates (tests/data/realworld, sources in SOURCES): format, caps and lint judged by hand.
+
+The expectations below were written by reading each template, not by running llamatpl on it:
+which format it writes, which of the five tool capabilities a conversation can show in its prompt,
+and which lint findings are true. llama.cpp's own capability detection (its caps.cpp probes, as
+llamatpl/engines/llamacpp_caps.py models them) is the second truth: caps must never be behind it.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from llamatpl.lint import lint_paths
+from llamatpl.probes.caps import capabilities
+from llamatpl.rendering.templates import resolve_template
+from llamatpl.versions import detect_format
+
+DATA = Path(__file__).parent / "data" / "realworld"
+PHI, ALPACA, CHATML, HERMES = ("llamacpp-llama-cpp-microsoft-Phi-4-mini-instruct", "vllm-template_alpaca",
+                               "vllm-template_chatml", "vllm-tool_chat_template_hermes")
+JSON31, PYTHONIC, LLAMA4, MISTRAL, XLAM = ("vllm-tool_chat_template_llama3.1_json",
+                                           "vllm-tool_chat_template_llama3.2_pythonic",
+                                           "vllm-tool_chat_template_llama4_json", "vllm-tool_chat_template_mistral",
+                                           "vllm-tool_chat_template_xlam_llama")
+
+# family, and the Llama 3.x version its markers show (3.1 JSON has strftime_now + the date lines: 3.2's text)
+FORMATS = {PHI: ("phi", None), ALPACA: ("alpaca", None), CHATML: ("chatml", None), HERMES: ("chatml", None),
+           JSON31: ("llama3", "3.2"), PYTHONIC: ("llama3", "3.2"), LLAMA4: ("llama4", None),
+           MISTRAL: ("mistral", None), XLAM: ("llama3", "3.0")}
+
+# system role, tools, tool calls, parallel calls, tool results: what a reader of the template sees it write
+CAPS = ("system_role", "tools", "tool_calls", "parallel_tool_calls", "tool_responses")
+EXPECTED_CAPS = {
+    PHI: (1, 1, 1, 1, 1), ALPACA: (1, 0, 0, 0, 0), CHATML: (1, 0, 0, 0, 1), HERMES: (1, 1, 1, 1, 1),
+    JSON31: (1, 1, 1, 0, 1),  # raises on two calls
+    PYTHONIC: (1, 1, 1, 1, 1), LLAMA4: (1, 1, 1, 1, 1), MISTRAL: (1, 1, 1, 1, 1), XLAM: (1, 1, 1, 1, 1),
+}
+
+# lint under transformers: the findings judged true, by code and count
+TRUE_FINDINGS = {
+    PHI: {"LT009": 1}, ALPACA: {"LT009": 1}, CHATML: {"LT009": 1}, HERMES: {"LT009": 1}, MISTRAL: {"LT009": 1},
+    LLAMA4: {"LT009": 1, "LT006": 1},
+    JSON31: {"LL110": 5, "LL112": 1, "LL113": 1, "LL114": 2, "LL115": 2, "LT006": 1, "LT010": 1},
+    PYTHONIC: {"LL110": 3, "LL113": 1, "LL114": 1, "LL116": 1, "LT006": 1, "LT011": 2},
+    XLAM: {"LL116": 1},
+}
+# judged false: xLAM-2's Llama models are Llama 3.1 fine-tunes; its template has no 3.1 markers, so it
+# is checked as 3.0, whose reference strips content
+FALSE_FINDINGS = {XLAM: {"LL110": 1}}
+
+
+def _path(name: str) -> Path:
+    return DATA / f"{name}.jinja"
+
+
+def test_every_sample_file_is_named_in_sources():
+    sources = (DATA / "SOURCES").read_text()
+    assert {p.stem for p in DATA.glob("*.jinja")} == set(FORMATS)
+    assert all(f"{name}.jinja |" in sources for name in FORMATS)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_format_is_found(name):
+    found = detect_format(_path(name).read_text())
+    assert (found.family, found.version) == FORMATS[name] and found.reason
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CAPS))
+def test_caps_agree_with_the_hand_judgment_and_are_never_behind_llama_cpp(name):
+    from llamatpl.engines.llamacpp import capabilities as llamacpp_capabilities
+
+    tpl = resolve_template(str(_path(name)))
+    ours = {c.name: c.supported for c in capabilities(tpl)}
+    assert tuple(int(ours[c]) for c in CAPS) == EXPECTED_CAPS[name]
+    theirs = llamacpp_capabilities(tpl)
+    behind = [c for c in CAPS if c in theirs and theirs[c]["supported"] and not ours[c]]
+    assert behind == []
+
+
+@pytest.mark.parametrize("name", sorted(TRUE_FINDINGS))
+def test_lint_reports_the_findings_judged_by_hand(name):
+    found: dict[str, int] = {}
+    for finding in lint_paths([str(_path(name))], engines=["transformers"]):
+        found[finding.code] = found.get(finding.code, 0) + 1
+    expected = dict(TRUE_FINDINGS[name])
+    for code, count in FALSE_FINDINGS.get(name, {}).items():
+        expected[code] = expected.get(code, 0) + count
+    assert found == expected
+
+
+def test_no_llama_rule_fires_on_another_format():
+    for name, (family, _) in FORMATS.items():
+        if family != "llama3":
+            assert not [f for f in lint_paths([str(_path(name))]) if f.code.startswith("LL")], name
