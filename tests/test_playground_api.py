@@ -277,3 +277,9 @@ def test_without_the_extra_the_command_says_how_to_get_it():
             "from llamatpl.cli import main; main()")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2 and "pip install 'llamatpl[playground]'" in result.stderr
+
+
+def test_a_mistyped_bundled_name_is_an_error_not_a_one_line_template(client):
+    answer = client.post("/api/render", json={"template": "official:3.9", "conversation": HELLO})
+    assert answer.status_code == 422
+    assert "'official:3.9' is no bundled template" in answer.json()["error"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 
-INSTALL_HINT = "pip install 'llamatpl[playground]'"
+INSTALL_HINT = "pip install 'llamatpl[playground]' (in a source checkout: pip install '.[playground]')"
 
 
 def missing() -> list[str]:

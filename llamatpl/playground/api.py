@@ -44,10 +44,24 @@ def template_of(body: Mapping[str, Any], key: str = "template", version_key: str
         version = None if version == "auto" else str(version)
     if _is_bundled_name(spec):
         return resolve_template(spec, version=version)
+    if _looks_like_a_name(spec):  # "official:3.9": a mistyped name, not a one-line template
+        raise UnknownTemplate(f"{key}: {spec!r} is no bundled template ({', '.join(bundled_names())}); "
+                              "a template's text has Jinja in it")
     if version is not None:
         return ChatTemplate("editor", spec, normalize_version(version), "given")
     detected = detect_version(spec)
     return ChatTemplate("editor", spec, detected.version, f"detected: {detected.reason}")
+
+
+class UnknownTemplate(LlamatplError):
+    """A template key that reads as a bundled name but names none (answered 422)."""
+
+
+def _looks_like_a_name(spec: str) -> bool:
+    """One short line without Jinja markup, in a bundled name's shape (``kind:version``)."""
+    name = spec.strip()
+    kind, sep, _ = name.partition(":")
+    return bool(sep) and kind in ("official", "tuned") and "\n" not in name and "{" not in name
 
 
 def _is_bundled_name(spec: str) -> bool:
