@@ -69,11 +69,17 @@ def _root(
     """Render, diff, lint and verify Llama 3.x chat templates."""
 
 
-def engine_from(name: str, engine_args: str, transformers: str | None) -> Engine:
-    """The engine named by --engine, set up with --engine-args (usage errors name the option)."""
+def engine_from(name: str, engine_args: str, transformers: str | None, *, option: str = "--engine") -> Engine:
+    """The engine named by ``option``, set up with --engine-args (usage errors name the option)."""
     from ..engines import get_engine
+    from ..errors import UsageError
 
-    return get_engine(name, engine_args=engine_args, transformers=transformers)
+    try:
+        return get_engine(name, engine_args=engine_args, transformers=transformers)
+    except UsageError as exc:
+        if option != "--engine" and exc.message.startswith("--engine: "):
+            raise UsageError(option + exc.message.removeprefix("--engine")) from None
+        raise
 
 
 def user_tokenizer(path: str | None) -> UserTokenizer | None:

@@ -49,8 +49,10 @@ def diff(
 
     name_a, name_b = engine_a or engine or "transformers", engine_b or engine or "transformers"
     # --engine-args are the serving engine's flags: they go to the side(s) that are not transformers
-    side_a = engine_from(name_a, "" if name_a == "transformers" else engine_args, transformers)
-    side_b = engine_from(name_b, "" if name_b == "transformers" else engine_args, transformers)
+    side_a = engine_from(name_a, "" if name_a == "transformers" else engine_args, transformers,
+                         option="--engine-a" if engine_a else "--engine")
+    side_b = engine_from(name_b, "" if name_b == "transformers" else engine_args, transformers,
+                         option="--engine-b" if engine_b else "--engine")
     plain = side_a.name == side_b.name == "transformers"
     convs = list(iter_conversations(conversation, checks="llamatpl" if plain else "request")) if conversation else None
     report = compare_templates(a, b, conversations=convs, engine_a=None if plain else side_a,

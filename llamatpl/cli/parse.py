@@ -36,20 +36,12 @@ def parse(
 ) -> None:
     """Parse a model's tool-call output. Exit 0: nothing to report (no call included); 1: problems
     found (repaired or not); 2: the output is refused."""
-    from pathlib import Path
-
-    from ..errors import InputError
     from ..formatting.parse_output import write_parse_result
+    from ..rendering.conversation import read_text
     from ..toolcalls.parser import ToolCallParseError, parse_output
     from ..toolcalls.schema import load_tools
 
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{source}: cannot read ({exc.__class__.__name__})") from None
+    _, text = read_text(source)  # "-" is stdin; errors read as render's do ("no such file", ...)
     schemas = load_tools(tools) if tools is not None else None
     try:
         result = parse_output(text, version=version, engine=engine, tool_call_parser=tool_call_parser,

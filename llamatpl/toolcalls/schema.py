@@ -211,12 +211,10 @@ def _replace(document: Any, path: list[Any], value: Any) -> Any:
 
 def load_tools(path: str) -> Any:
     """The ``tools`` list of a file holding one, or holding a conversation that has one."""
-    from pathlib import Path
+    from ..rendering.conversation import read_text
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+        data = json.loads(read_text(path)[1])
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
     if isinstance(data, dict) and "tools" in data:
