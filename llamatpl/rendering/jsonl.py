@@ -26,6 +26,7 @@ class Rendered:
     conversation: Conversation
     prompt: str
     ids: list[int] | None = None
+    engine: str = "transformers"  # the serving engine whose prompt this is
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,13 @@ class RenderJob:
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)
             ids = tokenizer.encode_prompt(prompt, add_special_tokens=self.add_special_tokens)
-        return Rendered(conversation, prompt, ids)
+        return Rendered(conversation, prompt, ids, self.engine.name if self.engine is not None else "transformers")
 
 
 def record(item: Rendered, template: ChatTemplate) -> dict[str, Any]:
-    """``--format json``: the template, its version, the prompt and its ids."""
-    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids}
+    """``--format json``: the template, its version, the engine, the prompt and its ids."""
+    return {"template": template.name, "version": template.version, "engine": item.engine, "prompt": item.prompt,
+            "ids": item.ids}
 
 
 def json_line(item: Rendered, job: RenderJob, fmt: str) -> str:
