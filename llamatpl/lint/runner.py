@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engines import NAMES as ENGINE_NAMES
-from ..engines import get_engine
+from ..engines import Engine, get_engine
 from ..errors import LlamatplError
 from ..tokens.vocabulary import tokens_beside, tokens_in_gguf_file, tokens_of_config
 from ..versions import DEFAULT_VERSION, detect_format, normalize_version
@@ -50,7 +50,7 @@ class Source:
 
 
 def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None,
-                engines: Sequence[str] = ENGINE_NAMES) -> list[Finding]:
+                engines: Sequence[str | Engine] = ENGINE_NAMES) -> list[Finding]:
     """All findings of ``rules`` on one template, suppressions applied, in line order.
 
     The probes go through each of ``engines``' request handling; a finding carries the engines
@@ -65,14 +65,14 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
     tagged: dict[Finding, list[str]] = {}
     general = [r for r in rules if r.backend_of is None]
     for name in engines:
-        engine = get_engine(name)
+        engine = _engine(name)
         ctx = baseline if engine.name == "transformers" else LintContext(
             source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes,
             tokenizer_tokens=source.tokens)
         own = [r for r in rules if r.backend_of == engine.name]
         for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
-    untraced = {get_engine(name).name for name in engines if get_engine(name).backend != "jinja2"}
+    untraced = {_engine(name).name for name in engines if _engine(name).backend != "jinja2"}
     findings = [f._replace(engines=tuple(names)) for f, names in _merge_untraced(tagged, untraced).items()]
     return sorted(findings, key=lambda f: (f.line, f.code, f.message))
 
@@ -111,17 +111,18 @@ def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Sup
 
 
 def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iterable[str] = (),
-               ignore: Iterable[str] = (), jobs: int = 1, engines: Sequence[str] = ENGINE_NAMES) -> Iterator[Finding]:
+               ignore: Iterable[str] = (), jobs: int = 1,
+               engines: Sequence[str | Engine] = ENGINE_NAMES) -> Iterator[Finding]:
     """Lint every template found under ``paths``; yields findings file by file, in order.
 
     ``jobs`` > 1 lints templates in that many worker processes. ``engines`` are the serving
     engines whose users' findings to report (each finding is tagged with those it affects).
     """
     rules = select_rules(select, ignore)
-    engines = tuple(get_engine(e).name for e in engines)  # unknown names are a usage error, up front
+    chosen = tuple(_engine(e) for e in engines)  # unknown names are a usage error, up front
     if jobs <= 1:
         for source in collect(paths):
-            yield from lint_source(source, rules, version=version, engines=engines)
+            yield from lint_source(source, rules, version=version, engines=chosen)
         return
     import multiprocessing
 
@@ -129,11 +130,16 @@ def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iter
     codes = tuple(r.code for r in rules)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with (context or multiprocessing).Pool(jobs) as pool:
-        for found in pool.imap(_lint_one, [(s, codes, version, engines) for s in sources], chunksize=4):
+        for found in pool.imap(_lint_one, [(s, codes, version, chosen) for s in sources], chunksize=4):
             yield from found
 
 
-def _lint_one(task: tuple[Source, tuple[str, ...], str | None, tuple[str, ...]]) -> list[Finding]:
+def _engine(name_or_engine: str | Engine) -> Engine:
+    """An engine set up with its server flags is used as it is; a name gets the engine's defaults."""
+    return name_or_engine if isinstance(name_or_engine, Engine) else get_engine(name_or_engine)
+
+
+def _lint_one(task: tuple[Source, tuple[str, ...], str | None, tuple[Engine, ...]]) -> list[Finding]:
     source, codes, version, engines = task
     return lint_source(source, select_rules(codes), version=version, engines=engines)
 
