@@ -32,6 +32,10 @@ def diff(
     engine_a: Annotated[Optional[str], typer.Option("--engine-a", help="The engine for side A (overrides --engine).")] = None,
     engine_b: Annotated[Optional[str], typer.Option("--engine-b", help="The engine for side B (overrides --engine).")] = None,
     engine_args: EngineArgsOpt = "",
+    engine_args_a: Annotated[Optional[str], typer.Option(
+        "--engine-args-a", help="Side A's engine flags (overrides --engine-args).")] = None,
+    engine_args_b: Annotated[Optional[str], typer.Option(
+        "--engine-args-b", help="Side B's engine flags (overrides --engine-args).")] = None,
     transformers: TransformersOpt = None,
     today: TodayOpt = None,
 ) -> None:
@@ -49,9 +53,11 @@ def diff(
 
     name_a, name_b = engine_a or engine or "transformers", engine_b or engine or "transformers"
     # --engine-args are the serving engine's flags: they go to the side(s) that are not transformers
-    side_a = engine_from(name_a, "" if name_a == "transformers" else engine_args, transformers,
+    args_a = engine_args if engine_args_a is None else engine_args_a
+    args_b = engine_args if engine_args_b is None else engine_args_b
+    side_a = engine_from(name_a, "" if name_a == "transformers" and engine_args_a is None else args_a, transformers,
                          option="--engine-a" if engine_a else "--engine")
-    side_b = engine_from(name_b, "" if name_b == "transformers" else engine_args, transformers,
+    side_b = engine_from(name_b, "" if name_b == "transformers" and engine_args_b is None else args_b, transformers,
                          option="--engine-b" if engine_b else "--engine")
     plain = side_a.name == side_b.name == "transformers"
     convs = list(iter_conversations(conversation, checks="llamatpl" if plain else "request")) if conversation else None
