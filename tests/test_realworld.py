@@ -92,3 +92,13 @@ def test_no_llama_rule_fires_on_another_format():
     for name, (family, _) in FORMATS.items():
         if family != "llama3":
             assert not [f for f in lint_paths([str(_path(name))]) if f.code.startswith("LL")], name
+
+
+def test_diff_reads_the_tool_header_apart_from_object_result_loss():
+    # read by hand: vLLM's 3.1 JSON template writes every tool result under an ipython header; a
+    # non-string result is walked as a list of content parts, so an object's keys write nothing
+    from llamatpl.diffing.differ import diff_templates
+
+    changed = diff_templates("official:3.1", str(_path(JSON31))).changed_features
+    assert "tool_role_header" not in changed
+    assert changed["object_tool_result"] == {"a": "written as JSON", "b": "dropped"}

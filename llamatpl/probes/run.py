@@ -50,6 +50,8 @@ PROBES: dict[str, dict[str, Any]] = {
     "tool-call": {"tools": [_WEATHER], "messages": [
         *_tool_turns({"city": "Paris"}, {"temperature": 21, "condition": "sunny"}),
         {"role": "assistant", "content": "It is 21 degrees and sunny."}, {"role": "user", "content": "Thanks"}]},
+    # a text result isolates the tool role's header from what a template does with an object result
+    "text-result": {"tools": [_WEATHER], "messages": _tool_turns({"city": "Paris"}, "sunny, 21C")},
     "tool-call-in-system": {"tools": [_WEATHER], "tools_in_user_message": False,
                             "messages": _tool_turns({"city": "Paris"}, {"temperature": 21})},
     "string-arguments": {"tools": [_WEATHER], "messages": _tool_turns('{"city": "Paris"}', "sunny, 20C"),
