@@ -102,3 +102,35 @@ def test_diff_reads_the_tool_header_apart_from_object_result_loss():
     changed = diff_templates("official:3.1", str(_path(JSON31))).changed_features
     assert "tool_role_header" not in changed
     assert changed["object_tool_result"] == {"a": "written as JSON", "b": "dropped"}
+
+
+def _caps_of(text_or_path):
+    tpl = resolve_template(str(text_or_path))
+    return {c.name: c for c in capabilities(tpl)}
+
+
+def test_generation_prompt_and_continue_are_read_without_llama_headers(tmp_path):
+    # read by hand: vLLM's ChatML template writes '<|im_start|>assistant\n' only under add_generation_prompt
+    caps = _caps_of(_path(CHATML))
+    assert caps["generation_prompt"].supported and "'<|im_start|>assistant\\n' added" in caps["generation_prompt"].detail
+    assert caps["continue_final_message"].supported
+    # the same template without its generation-prompt line never adds one
+    never = tmp_path / "chatml-never.jinja"
+    never.write_text(_path(CHATML).read_text().split("{% if add_generation_prompt %}")[0])
+    assert not _caps_of(never)["generation_prompt"].supported
+    # written always, whatever add_generation_prompt says: the prompt still ends with the reply opener
+    always = tmp_path / "chatml-always.jinja"
+    always.write_text(never.read_text() + "{{ '<|im_start|>assistant\\n' }}")
+    assert _caps_of(always)["generation_prompt"].supported
+    # Mistral's format has no assistant header: the prompt ends where the reply starts ('[/INST]')
+    assert _caps_of(_path(MISTRAL))["generation_prompt"].supported
+
+
+def test_a_final_message_the_template_does_not_end_with_is_not_continued(tmp_path):
+    # transformers cuts the prompt after the final message's text; a ChatML template that writes
+    # assistant text only once a user answers it leaves nothing to cut
+    late = tmp_path / "chatml-late.jinja"
+    late.write_text("{% for m in messages %}{% if m.role == 'user' %}<|im_start|>user\n{{ m.content }}<|im_end|>\n"
+                    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    caps = _caps_of(late)
+    assert caps["generation_prompt"].supported and not caps["continue_final_message"].supported

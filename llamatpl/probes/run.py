@@ -44,6 +44,11 @@ PROBES: dict[str, dict[str, Any]] = {
                                 {"role": "user", "content": "Tell me a joke."}]},
     "no-generation-prompt": {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
                              "add_generation_prompt": False},
+    # generation prompt, format-independent: "plain" minus this, and what opens an assistant reply
+    "plain-no-generation-prompt": {"messages": [{"role": "user", "content": "Hello there"}],
+                                   "add_generation_prompt": False},
+    "assistant-opener": {"messages": [{"role": "user", "content": "Hello there"},
+                                      {"role": "assistant", "content": "mk reply 6607"}], "add_generation_prompt": False},
     "whitespace": {"messages": [{"role": "system", "content": "  Be exact.\n"},
                                 {"role": "user", "content": "\n  indented line  \n"},
                                 {"role": "assistant", "content": " answer "}, {"role": "user", "content": "next\n"}]},
