@@ -22,11 +22,16 @@ JSON31, PYTHONIC, LLAMA4, MISTRAL, XLAM = ("vllm-tool_chat_template_llama3.1_jso
                                            "vllm-tool_chat_template_llama3.2_pythonic",
                                            "vllm-tool_chat_template_llama4_json", "vllm-tool_chat_template_mistral",
                                            "vllm-tool_chat_template_xlam_llama")
+DEEPSEEK, MISTRAL_SMALL, NEMOTRON = ("llamacpp-deepseek-ai-DeepSeek-R1-Distill-Qwen-32B",
+                                     "llamacpp-mistralai-Mistral-Small-3.1-24B-Instruct-2503",
+                                     "llamacpp-nvidia-Llama-3_3-Nemotron-Super-49B-v1_5")
 
 # family, and the Llama 3.x version its markers show (3.1 JSON has strftime_now + the date lines: 3.2's text)
 FORMATS = {PHI: ("phi", None), ALPACA: ("alpaca", None), CHATML: ("chatml", None), HERMES: ("chatml", None),
            JSON31: ("llama3", "3.2"), PYTHONIC: ("llama3", "3.2"), LLAMA4: ("llama4", None),
-           MISTRAL: ("mistral", None), XLAM: ("llama3", "3.0")}
+           MISTRAL: ("mistral", None), XLAM: ("llama3", "3.0"),
+           # DeepSeek's own <｜User｜>/<｜Assistant｜> tokens; Nemotron: Llama 3 headers, no date lines
+           DEEPSEEK: ("other", None), MISTRAL_SMALL: ("mistral", None), NEMOTRON: ("llama3", "3.0")}
 
 # system role, tools, tool calls, parallel calls, tool results: what a reader of the template sees it write
 CAPS = ("system_role", "tools", "tool_calls", "parallel_tool_calls", "tool_responses")
@@ -34,6 +39,8 @@ EXPECTED_CAPS = {
     PHI: (1, 1, 1, 1, 1), ALPACA: (1, 0, 0, 0, 0), CHATML: (1, 0, 0, 0, 1), HERMES: (1, 1, 1, 1, 1),
     JSON31: (1, 1, 1, 0, 1),  # raises on two calls
     PYTHONIC: (1, 1, 1, 1, 1), LLAMA4: (1, 1, 1, 1, 1), MISTRAL: (1, 1, 1, 1, 1), XLAM: (1, 1, 1, 1, 1),
+    DEEPSEEK: (1, 0, 1, 1, 1),  # never reads tools; calls and results need arguments as JSON text (concatenated)
+    MISTRAL_SMALL: (1, 1, 1, 1, 1), NEMOTRON: (1, 1, 1, 1, 1),
 }
 
 # lint under transformers: the findings judged true, by code and count
@@ -43,10 +50,13 @@ TRUE_FINDINGS = {
     JSON31: {"LL110": 5, "LL112": 1, "LL113": 1, "LL114": 2, "LL115": 2, "LT006": 1, "LT010": 1},
     PYTHONIC: {"LL110": 3, "LL113": 1, "LL114": 1, "LL116": 1, "LT006": 1, "LT011": 2},
     XLAM: {"LL116": 1},
+    DEEPSEEK: {"LT009": 1}, MISTRAL_SMALL: {"LT009": 1, "LT006": 1},  # its default system message has the date
+    NEMOTRON: {"LL116": 1},  # user content written as it comes: a part list prints as a Python list
 }
 # judged false: xLAM-2's Llama models are Llama 3.1 fine-tunes; its template has no 3.1 markers, so it
 # is checked as 3.0, whose reference strips content
-FALSE_FINDINGS = {XLAM: {"LL110": 1}}
+# Nemotron Super v1.5 is a Llama 3.3 fine-tune in the same position (its format writes content verbatim)
+FALSE_FINDINGS = {XLAM: {"LL110": 1}, NEMOTRON: {"LL110": 1}}
 
 
 def _path(name: str) -> Path:
