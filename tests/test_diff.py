@@ -10,7 +10,7 @@ from conftest import ROOT
 from llamatpl.diffing.differ import diff_templates as diff, token_delta
 
 REQUIRED = {"format", "bos", "knowledge_date", "today_date_default", "environment_ipython", "tools_placement",
-            "tool_role_header", "tool_call_format", "end_of_message_token", "python_tag", "content_trim",
+            "tool_role_header", "object_tool_result", "tool_call_format", "end_of_message_token", "python_tag", "content_trim",
             "generation_prompt", "system_prompt_default", "images", "multiple_tool_calls"}
 
 

@@ -63,13 +63,41 @@ _CHECKS: dict[str, tuple[str, Callable[[ProbeRun], tuple[bool, str]]]] = {
     "typed_content": ("list-content", lambda r: _check(r, _has(r, "Hello there") and not _has(r, "{'type'"),
                                                         "text parts rendered", "rendered as a Python repr")),
     "null_content": ("null-content", lambda r: _check(r, not _has(r, "None"), "renders empty", "renders None")),
-    "generation_prompt": ("plain", lambda r: _check(
-        r, bool(r.text and r.text.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")),
-        "assistant header added", "no assistant header")),
     "continue_final_message": ("continue-final", lambda r: _check(r, bool(r.text and r.text.endswith("Autumn moonlight")),
                                                                    "last message left open", "last message closed")),
 }
-NAMES = (*_BY_SHAPES, *_CHECKS)
+NAMES = (*_BY_SHAPES, *_CHECKS, "generation_prompt")
+
+
+def _generation_prompt(probes: ProbeSet) -> tuple[bool, str]:
+    """In any format: the prompt with ``add_generation_prompt`` minus the one without is text that ends
+    it; or, when both are the same (an engine that always adds it, a format with no assistant header),
+    the prompt ends with what the template writes between a user's text and the assistant's reply."""
+    on, off, opened = probes.get("plain"), probes.get("plain-no-generation-prompt"), probes.get("assistant-opener")
+    for run in (on, off):
+        if run.text is None:
+            return _check(run, False, "", "")
+    assert on.text is not None and off.text is not None
+    if on.text != off.text:
+        if on.text.startswith(off.text):
+            return True, f"{on.text[len(off.text):]!r} added"
+        return False, "add_generation_prompt changes earlier text, not the end"
+    text = opened.text or ""
+    reply = text.rfind("mk reply 6607")
+    opener = text[text.rfind("Hello there", 0, max(reply, 0)) + len("Hello there"):reply] if reply > 0 else ""
+    # the opener's trailing space may belong to the reply (Mistral's "[/INST] " + content), and its start
+    # may close the user's turn in other whitespace than the prompt's end (ChatML's newline after endfor)
+    ends = max((_common_end(on.text, o) for o in (opener, opener.rstrip())), key=len)
+    if ends.strip():
+        return True, f"always ends with the reply opener {ends!r}"
+    return False, "nothing added"
+
+
+def _common_end(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return a[len(a) - n:]
 
 
 def capabilities(template: ChatTemplate, *, engine: Engine | None = None) -> list[Capability]:
@@ -81,6 +109,7 @@ def capabilities(template: ChatTemplate, *, engine: Engine | None = None) -> lis
     probes = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens), engine=engine)
     found = {name: Capability(name, *_any_shape(probes, *spec)) for name, spec in _BY_SHAPES.items()}
     found.update((name, Capability(name, *check(probes.get(probe)))) for name, (probe, check) in _CHECKS.items())
+    found["generation_prompt"] = Capability("generation_prompt", *_generation_prompt(probes))
     return [found[name] for name in _ORDER]
 
 

@@ -77,11 +77,28 @@ def _tools_placement(get: Callable[[str], ProbeRun]) -> str:
 
 
 def _tool_role(get: Callable[[str], ProbeRun]) -> str:
+    """The header of a tool result, read from a text result (what every template can write)."""
+    run = get("text-result")
+    if run.text is None:
+        return _raised(run)
+    roles = [t.role for t in turns(run.text) if "sunny, 21C" in t.body and t.role != "assistant"]
+    if roles:
+        return roles[0]
+    return "no Llama 3 header" if "sunny, 21C" in run.text else "dropped"
+
+
+def _object_result(get: Callable[[str], ProbeRun]) -> str:
+    """What becomes of a tool result given as an object (``{"temperature": 21, "condition": "sunny"}``)."""
     run = get("tool-call")
     if run.text is None:
         return _raised(run)
-    roles = [t.role for t in turns(run.text) if "sunny" in t.body and t.role != "assistant"]
-    return roles[0] if roles else "none"
+    if '"condition": "sunny"' in run.text:
+        return "written as JSON"
+    if '\\"condition\\": \\"sunny\\"' in run.text:
+        return "written as JSON text, encoded again"
+    if "'condition': 'sunny'" in run.text:
+        return "written as a Python repr"
+    return "partly written" if "sunny" in run.text.replace("It is 21 degrees and sunny.", "") else "dropped"
 
 
 def _call_format(get: Callable[[str], ProbeRun]) -> str:
@@ -164,6 +181,7 @@ FEATURES: dict[str, Callable[[Callable[[str], ProbeRun]], str]] = {
     "environment_ipython": _environment,
     "tools_placement": _tools_placement,
     "tool_role_header": _tool_role,
+    "object_tool_result": _object_result,
     "tool_call_format": _call_format,
     "end_of_message_token": _end_of_message,
     "python_tag": _python_tag,

@@ -44,12 +44,19 @@ PROBES: dict[str, dict[str, Any]] = {
                                 {"role": "user", "content": "Tell me a joke."}]},
     "no-generation-prompt": {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
                              "add_generation_prompt": False},
+    # generation prompt, format-independent: "plain" minus this, and what opens an assistant reply
+    "plain-no-generation-prompt": {"messages": [{"role": "user", "content": "Hello there"}],
+                                   "add_generation_prompt": False},
+    "assistant-opener": {"messages": [{"role": "user", "content": "Hello there"},
+                                      {"role": "assistant", "content": "mk reply 6607"}], "add_generation_prompt": False},
     "whitespace": {"messages": [{"role": "system", "content": "  Be exact.\n"},
                                 {"role": "user", "content": "\n  indented line  \n"},
                                 {"role": "assistant", "content": " answer "}, {"role": "user", "content": "next\n"}]},
     "tool-call": {"tools": [_WEATHER], "messages": [
         *_tool_turns({"city": "Paris"}, {"temperature": 21, "condition": "sunny"}),
         {"role": "assistant", "content": "It is 21 degrees and sunny."}, {"role": "user", "content": "Thanks"}]},
+    # a text result isolates the tool role's header from what a template does with an object result
+    "text-result": {"tools": [_WEATHER], "messages": _tool_turns({"city": "Paris"}, "sunny, 21C")},
     "tool-call-in-system": {"tools": [_WEATHER], "tools_in_user_message": False,
                             "messages": _tool_turns({"city": "Paris"}, {"temperature": 21})},
     "string-arguments": {"tools": [_WEATHER], "messages": _tool_turns('{"city": "Paris"}', "sunny, 20C"),

@@ -70,6 +70,9 @@ def _shapes() -> dict[str, dict[str, Any]]:
         key += "-call-content-empty" if call_content == "" else ""
         shapes[f"caps-result-{key}"] = {
             **tools, "messages": [_USER, _assistant(call_content, [_call(CALL_VALUE, False, "callmk0001")]), tool_turn]}
+        if named and with_tools and call_content == "":  # templates that concatenate arguments need JSON text
+            shapes[f"caps-result-{key}-text-args"] = {
+                **tools, "messages": [_USER, _assistant("", [_call(CALL_VALUE, True, "callmk0001")]), tool_turn]}
     return shapes
 
 
