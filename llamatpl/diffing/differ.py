@@ -144,7 +144,7 @@ def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None,
     except EngineRejected as exc:
         if exc.template_error is not None:
             return None, exc.template_error.reason, False
-        return None, exc.message.split(": ", 1)[-1], True
+        return None, exc.reason, True
     except (RenderError, InputError) as exc:
         return None, exc.reason if isinstance(exc, RenderError) else exc.message, False
 

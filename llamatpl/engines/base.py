@@ -105,8 +105,8 @@ class Engine:
                template_error: RenderError | None = None) -> EngineRejected:
         """``conv.json: vllm rejects messages[1].tool_calls[0].function.arguments: an object; ...``"""
         where = f"{path}: " if path else ""
-        return EngineRejected(f"{conversation.name}: {self.name} rejects {where}{reason}",
-                              template_error=template_error)
+        said = f"{self.name} rejects {where}{reason}"
+        return EngineRejected(f"{conversation.name}: {said}", template_error=template_error, reason=said)
 
 
 def request_of(conversation: Conversation) -> Mapping[str, Any]:

@@ -64,15 +64,15 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
     baseline = LintContext(source.path, source.text, v, source.line_map, tokenizer_tokens=source.tokens)
     tagged: dict[Finding, list[str]] = {}
     general = [r for r in rules if r.backend_of is None]
-    for name in engines:
-        engine = _engine(name)
+    chosen = [_engine(name) for name in engines]  # set up once: each engine parses its server flags
+    for engine in chosen:
         ctx = baseline if engine.name == "transformers" else LintContext(
             source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes,
             tokenizer_tokens=source.tokens)
         own = [r for r in rules if r.backend_of == engine.name]
         for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
-    untraced = {_engine(name).name for name in engines if _engine(name).backend != "jinja2"}
+    untraced = {engine.name for engine in chosen if engine.backend != "jinja2"}
     findings = [f._replace(engines=tuple(names)) for f, names in _merge_untraced(tagged, untraced).items()]
     return sorted(findings, key=lambda f: (f.line, f.code, f.message))
 

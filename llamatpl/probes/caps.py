@@ -24,7 +24,7 @@ def _has(run: ProbeRun, *needles: str) -> bool:
 
 def _check(run: ProbeRun, ok: bool, yes: str, no: str) -> tuple[bool, str]:
     if run.rejected is not None:
-        return False, run.rejected.split(": ", 1)[-1]
+        return False, run.rejected
     if run.error is not None:
         return False, f"raises: {run.error.reason}"
     return (True, yes) if ok else (False, no)

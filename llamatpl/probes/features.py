@@ -23,7 +23,7 @@ _TODAY = re.compile(r"Today Date: ([^\n]*)\n")
 def _raised(run: ProbeRun) -> str:
     """The feature value of a probe that did not render: the template raised, or the engine refused it."""
     if run.rejected is not None:
-        return f"refused by the engine ({run.rejected.split(' rejects ', 1)[-1]})"
+        return f"refused ({run.rejected})"
     return f"raises ({run.error.reason if run.error else 'no output'})"
 
 

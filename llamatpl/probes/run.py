@@ -102,7 +102,7 @@ class ProbeRun:
     text: str | None = None
     error: RenderError | None = None
     trace: list[tuple[int, int]] = field(default_factory=list)
-    rejected: str | None = None  # the serving engine refused the probe's request (its reason)
+    rejected: str | None = None  # the serving engine refused the probe's request: "vllm rejects PLACE: WHY"
 
     @property
     def ok(self) -> bool:
@@ -193,10 +193,9 @@ def run_probe(name: str, template_text: str, version: str, *, special_tokens: di
         try:
             request = engine.as_request(Conversation.from_request(PROBES[name], name=f"probe {name}"))
             conversation = Conversation.from_data(request)
-        except LlamatplError as exc:
-            request = None
-            run = ProbeRun(name, conversation, template_text, version, rejected=exc.message)
-            return run
+        except LlamatplError as exc:  # the probe cannot be put in this engine's shapes
+            reason = exc.reason if isinstance(exc, EngineRejected) else exc.message
+            return ProbeRun(name, conversation, template_text, version, rejected=reason)
     run = ProbeRun(name, conversation, template_text, version)
     try:
         if request is not None and engine is not None:
@@ -211,7 +210,7 @@ def run_probe(name: str, template_text: str, version: str, *, special_tokens: di
         if exc.template_error is not None:
             run.error = exc.template_error
         else:
-            run.rejected = exc.message
+            run.rejected = exc.reason
         run.trace = []
     except RenderError as exc:
         run.error = exc
