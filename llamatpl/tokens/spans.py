@@ -11,6 +11,7 @@ starts or ends in.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 
 from .tokenizer import LlamaTokenizer
@@ -20,22 +21,22 @@ Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [st
 
 def encode_with_spans(tokenizer: LlamaTokenizer, text: str, spans: Spans) -> tuple[list[int], list[int]]:
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
-    ids: list[int] = []
-    char_at: list[int] = []  # where each piece starts in the text
-    token_at: list[int] = []  # and in the ids
-    ordinary, special = tokenizer.encode_ordinary, tokenizer.special_tokens
     pieces = tokenizer.cut(text)
-    at = 0
-    for place, piece in enumerate(pieces):
-        char_at.append(at)
-        token_at.append(len(ids))
-        if place & 1:
-            ids.append(special[piece])
-        elif piece:
-            ids.extend(ordinary(piece))
-        at += len(piece)
-    token_at.append(len(ids))
+    ordinary = tokenizer.encode_ordinary
+    runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]  # the BPE of each ordinary piece
+    special = [tokenizer.special_tokens[piece] for piece in pieces[1::2]]
+    ids: list[int] = []
+    for run, token in zip(runs, special):
+        ids += run
+        ids.append(token)
+    ids += runs[-1]
     mask = [0] * len(ids)
+    if not spans:
+        return ids, mask
+    char_at = [0, *itertools.accumulate(map(len, pieces))]  # where each piece starts, in characters
+    token_at = [0]  # and in the ids
+    for run in runs:
+        token_at += (token_at[-1] + len(run), token_at[-1] + len(run) + 1)
     for start, end in spans:
         if start >= end:
             continue

@@ -115,12 +115,14 @@ class LlamaTokenizer:
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
         ids: list[int] = [BOS_ID] if add_special_tokens else []
-        ordinary, special = self._encoding.encode_ordinary, self.special_tokens
-        for place, piece in enumerate(self.cut(text)):
-            if place & 1:
-                ids.append(special[piece])
-            elif piece:
-                ids.extend(ordinary(piece))
+        pieces = self.cut(text)
+        ordinary = self._encoding.encode_ordinary
+        for piece, special in zip(pieces[::2], pieces[1::2]):
+            if piece:
+                ids += ordinary(piece)
+            ids.append(self.special_tokens[special])
+        if pieces[-1]:
+            ids += ordinary(pieces[-1])
         return ids
 
     def encode_ordinary(self, text: str) -> list[int]:
