@@ -187,3 +187,84 @@ def test_no_generation_prompt_ends_each_row_with_the_assistants_own_end_token(tm
     assert plain["input_ids"][-1] == 128009 and plain["assistant_mask"][-1] == 1
     assert rows[False]["input_ids"][-4:] == [128006, 78191, 128007, 271]  # the default keeps the header
     assert rows[False]["assistant_mask"][-4:] == [0, 0, 0, 0]
+
+
+def test_no_path_given_can_destroy_the_input(tmp_path):
+    """A new user's trial wiped data.jsonl with `--errors data.jsonl` and with `-o data.jsonl`."""
+    data = _data(tmp_path, 3, bad_at=(2,))
+    before = data.read_bytes()
+    for args in (["-o", str(data)], ["-o", str(tmp_path / "out.jsonl"), "--on-error", "skip", "--errors", str(data)],
+                 ["-o", str(tmp_path / "same.jsonl"), "--on-error", "skip", "--errors", str(tmp_path / "same.jsonl")],
+                 ["-o", str(tmp_path)], ["-o", str(tmp_path / "out.jsonl"), "--on-error", "skip", "--errors",
+                                         str(tmp_path / "missing" / "e.jsonl")]):
+        done = run("prepare", str(data), *args)
+        assert done.returncode == 2 and "Error: " in done.stderr and "internal error" not in done.stderr, args
+    assert data.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl"]
+
+
+def test_each_line_is_read_on_its_own(tmp_path):
+    """Lines end at \\n only (as datasets reads JSONL); a line that is not UTF-8, or nested too deeply,
+    is that line's error, so skip keeps every other row."""
+    good = _line("plain-chat")
+    data = tmp_path / "data.jsonl"
+    data.write_bytes(b"\n".join([good.replace('"messages":', '"messages":\r').encode(), good.encode(),
+                                 b'{"messages": "caf\xe9"}', b"[" * 100_000, good.encode()]) + b"\n")
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    done = run("prepare", str(data), "-o", str(out), "--on-error", "skip", "--errors", str(errors))
+    assert done.returncode == 1, done.stderr
+    assert [r["line"] for r in _jsonl_rows(out)] == [1, 2, 5]
+    assert [(r["line"], r["error"].split(": ", 1)[1]) for r in _jsonl_rows(errors)] == [
+        (3, "not UTF-8 text (byte 18 of the line)"), (4, "not valid JSON: nested too deeply")]
+    assert "internal error" not in done.stderr
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    data = _data(tmp_path, 2)
+    out = tmp_path / "out.jsonl"
+    assert run("prepare", str(data), "-o", str(out)).returncode == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_termination_signal_leaves_no_partial_files(tmp_path):
+    import signal
+    import time
+
+    data = _data(tmp_path, 20_000)
+    out, errors = tmp_path / "out.jsonl", tmp_path / "errors.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "llamatpl", "prepare", str(data), "-o", str(out),
+                                "--on-error", "skip", "--errors", str(errors)], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".part") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.jsonl"]
+
+
+def test_encode_batch_names_the_dataset_row_and_takes_the_generation_prompt_option(tmp_path):
+    from llamatpl.train import encode_batch
+
+    two_calls = {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
+        {"type": "function", "function": {"name": "a", "arguments": {}}},
+        {"type": "function", "function": {"name": "b", "arguments": {}}}]}]}
+    batch = {"messages": [_line("plain-chat"), json.dumps(two_calls)]}
+    with pytest.raises(InputError, match=r"^row 41: official:3.1 line \d+: "):
+        encode_batch(batch, [40, 41], template="official:3.1", today="2024-07-26")
+    with pytest.raises(InputError, match=r"^row 1 of the batch: "):
+        encode_batch(batch, template="official:3.1", today="2024-07-26")
+    closed = encode_batch({"messages": [_line("no-generation-prompt")]}, template="official:3.1",
+                          today="2024-07-26", generation_prompt=False)
+    cli = tmp_path / "cli.jsonl"
+    (tmp_path / "d.jsonl").write_text(_line("no-generation-prompt") + "\n")
+    assert run("prepare", str(tmp_path / "d.jsonl"), "-o", str(cli), "--no-generation-prompt",
+               "--today", "2024-07-26").returncode == 0
+    assert closed["input_ids"][0] == _jsonl_rows(cli)[0]["input_ids"]

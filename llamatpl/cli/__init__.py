@@ -6,7 +6,9 @@ on stderr and exit 2, here at the edge.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 from ..errors import EXIT_ERROR, LlamatplError, UsageError
 # Each module registers its command on app; importing them in this order is the order --help lists.
@@ -16,12 +18,28 @@ from .app import app
 __all__ = ["app", "main"]
 
 
+_MAIN_PID = os.getpid()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM/SIGHUP unwind the command like Ctrl-C, so no half-written output file stays behind; a
+    forked worker process dies of the signal as it would by default (its parent cleans up)."""
+    if os.getpid() != _MAIN_PID:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Entry point: run the app; turn library errors into one line on stderr and an exit code.
 
     Usage mistakes (an unknown option, a missing argument) are click's own: the command's usage
     line, the error, exit 2. Options the library finds incompatible read the same way.
     """
+    for name in ("SIGTERM", "SIGHUP"):  # what schedulers, `timeout` and a closed terminal send
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _interrupt)
     try:
         app(standalone_mode=True, prog_name="llamatpl")
     except UsageError as exc:

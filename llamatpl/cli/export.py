@@ -38,5 +38,9 @@ def export(
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        output.write_text(text, encoding="utf-8")
+        from ..train.sinks import AtomicFile, check_target
+
+        check_target("-o", output)
+        with AtomicFile(output) as temp:
+            Path(temp).write_text(text, encoding="utf-8")
     raise typer.Exit(EXIT_OK)

@@ -58,7 +58,7 @@ def prepare(
     chosen = engine_from(engine, engine_args, transformers) if engine != "transformers" or engine_args else None
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
                   transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None)
-    RowSink(output)  # a wrong suffix or a missing pyarrow is a usage error before any work
+    RowSink(output, inputs=(Path(data),))  # a wrong suffix, path or missing pyarrow: a usage error before any work
 
     def report(failure: Failure) -> None:
         sys.stderr.write(failure_line(failure) + "\n")

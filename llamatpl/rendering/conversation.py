@@ -240,7 +240,10 @@ def _parse_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        place = f" (line {exc.lineno}, column {exc.colno})" if "\n" in text else f" (column {exc.colno})"
+        raise InputError(f"{where}: not valid JSON: {exc.msg}{place}") from None
+    except RecursionError:
+        raise InputError(f"{where}: not valid JSON: nested too deeply") from None
 
 
 def _is_jsonl(path: str, text: str) -> bool:
@@ -264,12 +267,12 @@ def iter_conversations(path: str, *, checks: str = "llamatpl") -> Iterator[Conve
     :meth:`Conversation.from_request`).
     """
     if path != "-" and path.endswith((".jsonl", ".ndjson")):
-        for where, line in numbered_lines(path):
-            yield parse_line(where, line, checks=checks)
+        for where, raw in numbered_lines(path):
+            yield parse_line(where, raw, checks=checks)
         return
     shown, text = read_text(path)
     if _is_jsonl(path, text):
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 yield parse_line(f"{shown}:{number}", line, checks=checks)
         return
@@ -282,26 +285,41 @@ def _build(data: Any, name: str, checks: str) -> Conversation:
     return Conversation.from_data(data, name=name)
 
 
-def numbered_lines(path: str) -> Iterator[tuple[str, str]]:
-    """The non-blank lines of a JSONL file, lazily, each with its place (``data.jsonl:12``)."""
+def numbered_lines(path: str) -> Iterator[tuple[str, bytes]]:
+    """The non-blank lines of a JSONL file, lazily, each with its place (``data.jsonl:12``).
+
+    Lines end at ``\n`` only, as JSONL says (a ``\r`` inside a line is JSON whitespace), and stay
+    bytes: :func:`parse_line` decodes each one, so a line that is not UTF-8 is that line's error.
+    """
     try:
-        handle = open(path, encoding="utf-8-sig")
+        handle = open(path, "rb")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a conversation file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:
+        if handle.peek(2)[:2] == b"\x1f\x8b":
+            raise InputError(f"{path}: is gzip-compressed: decompress it first")
+        for number, line in enumerate(handle, start=1):
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if line.strip():
+                yield f"{path}:{number}", line
+
+
+def parse_line(where: str, line: str | bytes, *, checks: str = "llamatpl") -> Conversation:
+    """One JSONL line (text, or UTF-8 bytes) as a conversation; errors name ``where``."""
+    if isinstance(line, bytes):
         try:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield f"{path}:{number}", line
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: not UTF-8 text") from None
-
-
-def parse_line(where: str, line: str, *, checks: str = "llamatpl") -> Conversation:
-    """One JSONL line as a conversation; errors name ``where``."""
-    return _build(_parse_json(line, where), where, checks)
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+    try:
+        return _build(_parse_json(line.rstrip("\r\n"), where), where, checks)
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to read") from None
 
 
 def load_conversation(path: str, *, checks: str = "llamatpl") -> Conversation:

@@ -89,7 +89,7 @@ def _start_worker(job: RenderJob, fmt: str) -> None:
     _WORKER = (job, fmt)
 
 
-Item = Conversation | tuple[str, str]  # a conversation, or a raw JSONL line with its place
+Item = Conversation | tuple[str, str | bytes]  # a conversation, or a raw JSONL line with its place
 
 
 def _line(item: Item, job: RenderJob, fmt: str) -> str:

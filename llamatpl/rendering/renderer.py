@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import re
 from collections.abc import Mapping
 from datetime import date
 from types import TracebackType
@@ -66,7 +67,9 @@ def parse_today(today: date | str | None) -> date | None:
     try:
         return date.fromisoformat(today)
     except ValueError:
-        raise InputError(f"--today: {today!r} is not a date in the form YYYY-MM-DD") from None
+        form = re.fullmatch(r"\d{4}-\d{2}-\d{2}", today.strip()) is not None
+        raise InputError(f"--today: {today!r} is not a real day" if form
+                         else f"--today: {today!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def render_text(

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from ..errors import InputError
+from ..errors import InputError, LlamatplError
 from ..rendering.renderer import TRANSFORMERS
 from ..rendering.templates import resolve_template
 from .masks import MaskJob
@@ -44,23 +44,23 @@ def plain(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _job(template: str | None, version: str | None, engine: str, engine_args: str, today: date | None,
-         transformers: str | None) -> MaskJob:
+         transformers: str | None, generation_prompt: bool | None) -> MaskJob:
     from ..engines import get_engine
 
     chosen = None if engine == "transformers" and not engine_args else get_engine(
         engine, engine_args=engine_args, transformers=transformers)
     return MaskJob(resolve_template(template, version=version), engine=chosen, today=today,
-                   transformers=transformers or TRANSFORMERS)
+                   transformers=transformers or TRANSFORMERS, generation_prompt=generation_prompt)
 
 
-def conversation_data(batch: Mapping[str, Any], index: int, column: str) -> Any:
+def conversation_data(batch: Mapping[str, Any], index: int, column: str, name: str = "") -> Any:
     """Row ``index`` of ``batch`` as conversation data (a JSON string column is parsed)."""
     value = batch[column][index]
     if isinstance(value, (str, bytes)):
         try:
             return json.loads(value)
-        except ValueError as exc:
-            raise InputError(f"row {index}: {column}: not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{name or f'row {index}'}: {column}: not JSON ({exc})") from None
     data: dict[str, Any] = {"messages": plain(value)}
     for key in CONVERSATION_KEYS:
         if key in batch and batch[key][index] is not None:
@@ -68,22 +68,31 @@ def conversation_data(batch: Mapping[str, Any], index: int, column: str) -> Any:
     return data
 
 
-def encode_batch(batch: Mapping[str, Any], *, template: str | None = None, version: str | None = None,
-                 column: str = "messages", engine: str = "transformers", engine_args: str = "",
-                 today: date | str | None = None, transformers: str | None = None) -> dict[str, list[Any]]:
+def encode_batch(batch: Mapping[str, Any], indices: Sequence[int] | None = None, *, template: str | None = None,
+                 version: str | None = None, column: str = "messages", engine: str = "transformers",
+                 engine_args: str = "", today: date | str | None = None, transformers: str | None = None,
+                 generation_prompt: bool | None = None) -> dict[str, list[Any]]:
     """``input_ids``, ``assistant_mask`` and ``labels`` for each conversation of ``batch``.
 
     ``template``/``version`` choose the template as everywhere (``official:3.1`` by default);
-    ``today`` pins the date line (pass one for reproducible rows across processes and days). A bad
-    row raises :class:`~llamatpl.errors.InputError` (or a render error) naming its index in the batch.
+    ``today`` pins the date line (pass one for reproducible rows across processes and days);
+    ``generation_prompt=False`` is ``prepare --no-generation-prompt``. A bad row raises
+    :class:`~llamatpl.errors.InputError` naming it: by its index in the dataset when ``indices`` is
+    given (``Dataset.map(..., with_indices=True)``), else by its index in the batch.
     """
     pinned = date.fromisoformat(today) if isinstance(today, str) else today
-    job = _job(template, version, engine, engine_args, pinned, transformers)
+    job = _job(template, version, engine, engine_args, pinned, transformers, generation_prompt)
     out: dict[str, list[Any]] = {"input_ids": [], "assistant_mask": [], "labels": []}
     if column not in batch:
         raise InputError(f"encode_batch: the batch has no {column!r} column (columns: {', '.join(batch)})")
     for index in range(len(batch[column])):
-        encoded = job.encode(job.read(conversation_data(batch, index, column), f"row {index}"))
+        name = f"row {indices[index]}" if indices is not None else f"row {index} of the batch"
+        try:
+            encoded = job.encode(job.read(conversation_data(batch, index, column, name), name))
+        except LlamatplError as exc:
+            if exc.message.startswith(f"{name}:"):
+                raise
+            raise InputError(f"{name}: {exc.message}") from None
         out["input_ids"].append(encoded.input_ids)
         out["assistant_mask"].append(encoded.assistant_mask)
         out["labels"].append(encoded.labels)

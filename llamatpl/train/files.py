@@ -10,6 +10,7 @@ it has been written. ``on_error="stop"`` stops there and writes nothing (the err
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import signal
@@ -22,7 +23,7 @@ from typing import IO
 from ..errors import InputError, LlamatplError, UsageError
 from ..rendering.conversation import numbered_lines, parse_line
 from .masks import MaskJob
-from .sinks import Row, RowSink
+from .sinks import AtomicFile, Row, RowSink, check_target
 
 CHUNK = 64  # lines a worker encodes per task
 IN_FLIGHT = 4  # tasks per worker queued ahead: keeps workers busy with memory bounded on any file size
@@ -47,7 +48,7 @@ class Summary:
     failures: list[Failure] = field(default_factory=list)
 
 
-Item = tuple[str, str]  # (place, raw JSONL line)
+Item = tuple[str, str | bytes]  # (place, raw JSONL line)
 
 
 def encode_line(item: Item, job: MaskJob) -> Row | Failure:
@@ -114,10 +115,18 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
         raise UsageError(f"--on-error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
     if errors is not None and on_error != "skip":
         raise UsageError("--errors: only with --on-error skip (a stop names the bad line on stderr)")
+    source = Path(path)
+    sink = RowSink(output, inputs=(source,))
+    log_file = None
+    if errors is not None:
+        check_target("--errors", Path(errors), inputs=(source, Path(output)))
+        log_file = AtomicFile(Path(errors))
     summary = Summary()
-    log: IO[str] | None = open(errors, "w", encoding="utf-8") if errors is not None else None
-    try:
-        with RowSink(output) as sink:
+    with contextlib.ExitStack() as stack:
+        log: IO[str] | None = None
+        if log_file is not None:
+            log = stack.enter_context(open(stack.enter_context(log_file), "w", encoding="utf-8"))
+        with sink:
             for outcome in encode_lines(numbered_lines(path), job, jobs=jobs):
                 if isinstance(outcome, Failure):
                     if on_error == "stop":
@@ -132,7 +141,4 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
                 if progress:
                     progress(1)
             summary.rows = sink.rows
-    finally:
-        if log is not None:
-            log.close()
     return summary

@@ -53,35 +53,75 @@ def require_pyarrow() -> Any:
     return pyarrow
 
 
-class RowSink:
-    """Rows (dicts with :data:`COLUMNS`) to ``path``, atomically; ``.parquet`` or ``.jsonl`` by suffix."""
+def check_target(option: str, path: Path, *, inputs: tuple[Path, ...] = ()) -> None:
+    """A usage error unless ``path`` can be written as a new file that replaces none of ``inputs``."""
+    if path.is_dir():
+        raise UsageError(f"{option}: {path}: is a directory; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"{option}: {path.parent}: no such directory")
+    for other in inputs:
+        if path.resolve() == other.resolve() or (path.exists() and other.exists() and path.samefile(other)):
+            raise UsageError(f"{option}: {path} is also {other}: writing it would destroy that file")
 
-    def __init__(self, path: str | Path) -> None:
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file (0666 less the umask)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+class AtomicFile:
+    """A temporary file beside ``path``, renamed over it when the ``with`` block ends without an error
+    and removed otherwise (an error, Ctrl-C, or a termination signal turned into SystemExit)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.temp = ""
+
+    def __enter__(self) -> str:
+        fd, self.temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
+        os.close(fd)
+        os.chmod(self.temp, new_file_mode())  # mkstemp makes it 0600; the finished file gets the usual mode
+        return self.temp
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                os.replace(self.temp, self.path)
+        finally:
+            if os.path.exists(self.temp):
+                os.unlink(self.temp)
+
+
+class RowSink:
+    """Rows to ``path``, atomically; ``.parquet`` or ``.jsonl`` by suffix."""
+
+    def __init__(self, path: str | Path, *, inputs: tuple[Path, ...] = ()) -> None:
         self.path = Path(path)
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet and self.path.suffix.lower() not in (".jsonl", ".ndjson"):
             raise UsageError(f"-o: {self.path}: name a .parquet or .jsonl file")
         self.pa: Any = require_pyarrow() if self.parquet else None
-        if not self.path.parent.is_dir():
-            raise UsageError(f"-o: {self.path.parent}: no such directory")
+        check_target("-o", self.path, inputs=inputs)
         self.rows = 0
         self._ids, self._mask, self._offsets, self._lines = array("i"), array("b"), array("i", [0]), array("q")
         self._writer: Any = None
         self._handle: IO[str] | None = None
-        self._temp = ""
+        self._file = AtomicFile(self.path)
 
     def __enter__(self) -> RowSink:
-        fd, self._temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
-        os.close(fd)
+        temp = self._file.__enter__()
         if self.parquet:
             pa = self.pa
             schema = pa.schema([("input_ids", pa.list_(pa.int32())), ("assistant_mask", pa.list_(pa.int8())),
                                 ("labels", pa.list_(pa.int32())), ("line", pa.int64())])
             # no dictionary pages: token ids rarely repeat enough for one, and building it costs the
             # writing process more than the encoders' share allows (about a third of its time)
-            self._writer = pa.parquet.ParquetWriter(self._temp, schema, use_dictionary=False)
+            self._writer = pa.parquet.ParquetWriter(temp, schema, use_dictionary=False)
         else:
-            self._handle = open(self._temp, "w", encoding="utf-8")
+            self._handle = open(temp, "w", encoding="utf-8")
         return self
 
     def write(self, row: Row) -> None:
@@ -123,8 +163,7 @@ class RowSink:
                 self._writer.close()
             if self._handle is not None:
                 self._handle.close()
-            if kind is None:
-                os.replace(self._temp, self.path)
-        finally:
-            if os.path.exists(self._temp):
-                os.unlink(self._temp)
+        except BaseException as error:
+            self._file.__exit__(type(error), error, error.__traceback__)
+            raise
+        self._file.__exit__(kind, exc, tb)
