@@ -67,6 +67,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'llamatpl' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name == "render":  # the differential check behind the fast backend (llamatpl.rendering.backend)
+        importlib.import_module(".probes.backends", __name__)
     globals()[name] = value
     return value
 

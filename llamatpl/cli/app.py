@@ -68,10 +68,21 @@ def _root(
 
 
 def engine_from(name: str, engine_args: str, transformers: str | None) -> Engine:
-    """The engine named by --engine, set up with --engine-args (usage errors name the option)."""
+    """The engine named by --engine, set up with --engine-args (usage errors name the option).
+
+    Every command that renders asks for its engine here, so this is also where the fast backend's
+    check is switched on, with its verdicts kept on disk (``$XDG_CACHE_HOME/llamatpl/backend``)."""
     from ..engines import get_engine
 
+    use_fast_backend()
     return get_engine(name, engine_args=engine_args, transformers=transformers)
+
+
+def use_fast_backend() -> None:
+    from ..probes import backends  # noqa: F401 - importing it installs the differential check
+    from ..rendering import backend
+
+    backend.use_disk_cache(backend.default_cache_dir())
 
 
 def user_tokenizer(path: str | None) -> UserTokenizer | None:

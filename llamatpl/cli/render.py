@@ -36,6 +36,8 @@ def render(
     transformers: TransformersOpt = None,
     engine: EngineOpt = "transformers",
     engine_args: EngineArgsOpt = "",
+    explain_backend: Annotated[bool, typer.Option(
+        "--explain-backend", help="Say on stderr which Jinja backend rendered (minijinja or jinja2) and why.")] = False,
 ) -> None:
     """Render a conversation to its exact prompt.
 
@@ -74,6 +76,8 @@ def render(
     rendered = job.render(first)
     write_single(rendered, tpl, fmt, sys.stdout)
     sys.stdout.flush()
+    if explain_backend and rendered.backend is not None:
+        sys.stderr.write(f"backend: {rendered.backend.backend}: {rendered.backend.reason}\n")
     say_assumed_version(tpl, fmt)
     if rendered.ids is not None and has_double_bos(rendered.ids):
         sys.stderr.write("warning: the ids start with <|begin_of_text|> twice: the template writes BOS and the "

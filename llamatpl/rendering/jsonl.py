@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from . import backend
 from .conversation import Conversation, parse_line
 from .limits import DEFAULT_LIMITS, Limits
 from .renderer import TRANSFORMERS, render_text
@@ -25,6 +26,7 @@ class Rendered:
     conversation: Conversation
     prompt: str
     ids: list[int] | None = None
+    backend: backend.Choice | None = None  # the Jinja backend that rendered it, and why
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,19 @@ class RenderJob:
             prompt = render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
                                  special_tokens=self.template.special_tokens, today=self.today,
                                  limits=self.limits, name=self.template.name, transformers=self.transformers)
+        choice = backend.LAST.get()
         ids = None
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)
             ids = tokenizer.encode_prompt(prompt, add_special_tokens=self.add_special_tokens)
-        return Rendered(conversation, prompt, ids)
+        return Rendered(conversation, prompt, ids, choice)
 
 
 def record(item: Rendered, template: ChatTemplate) -> dict[str, Any]:
-    """``--format json``: the template, its version, the prompt and its ids."""
-    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids}
+    """``--format json``: the template, its version, the prompt, its ids and the backend that rendered it."""
+    chosen = None if item.backend is None else {"name": item.backend.backend, "reason": item.backend.reason}
+    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids,
+            "backend": chosen}
 
 
 def json_line(item: Rendered, job: RenderJob, fmt: str) -> str:
@@ -113,12 +118,15 @@ def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int =
         return
     import multiprocessing
 
-    if job.with_ids and job.tokenizer is None:
-        get_tokenizer(job.template.version)  # load once here; forked workers share it
+    source = iter(items)
+    for item in itertools.islice(source, 1):
+        # rendered here, so the tokenizer and the backend's verdict (its check) are ready before the fork
+        yield _line(item, job, fmt)
+        if progress:
+            progress(1)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     pool = (context or multiprocessing).Pool(jobs, initializer=_start_worker, initargs=(job, fmt))
     try:
-        source = iter(items)
         while batch := list(itertools.islice(source, BATCH)):
             for line in pool.imap(_work, batch, chunksize=64):
                 yield line

@@ -20,6 +20,8 @@ from typing import Any
 
 import jinja2
 
+from . import backend as _backend
+from . import fast as _fast
 from . import limits as _limits
 from .conversation import Conversation
 from .environment import ENVIRONMENT, compile_template, pinned_today, restore_today
@@ -90,7 +92,10 @@ def render_text(
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
     context = template_context(conversation, special_tokens, messages)
-    out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
+    with _backend.scope(f"transformers {transformers}", functools.partial(
+            render_text, template_text, special_tokens=special_tokens, limits=limits, name=name,
+            transformers=transformers)):
+        out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
@@ -107,8 +112,21 @@ def render_variables(
     sandbox, within ``limits``; every error the template causes becomes one located line.
 
     The shared core of every engine that renders with jinja2: :func:`render_text` builds the
-    variables as transformers does; other engines build their own (``llamatpl.engines``).
+    variables as transformers does; other engines build their own (``llamatpl.engines``). The
+    backend is :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check
+    showed it writes these same bytes, jinja2 otherwise (and for every render that fails on
+    minijinja, so errors read the same on both paths).
     """
+    choice = _backend.choose(template_text, variables, tracing=trace is not None)
+    _backend.LAST.set(choice)
+    if choice.backend == _backend.MINIJINJA:
+        fast = _render_fast(template_text, variables, today, limits)
+        recording = _backend.recording()
+        if recording is None:
+            if fast is not None:
+                return fast
+        else:
+            return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name)
     try:
         compiled = compile_template(template_text)
     except InvalidTemplate as exc:
@@ -136,6 +154,44 @@ def render_variables(
         _limits.stop(budget_token)
         if today_token is not None:
             restore_today(today_token)
+
+
+def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
+                 limits: _limits.Limits) -> str | None:
+    today_token = pinned_today(today) if today is not None else None
+    budget_token = _limits.start(limits)
+    try:
+        return _fast.render(template_text, variables, limits)
+    finally:
+        _limits.stop(budget_token)
+        if today_token is not None:
+            restore_today(today_token)
+
+
+def _differential(template_text: str, variables: Mapping[str, Any], fast: str | None, recording: Any, *,
+                  today: date | None, limits: _limits.Limits, name: str) -> str:
+    """A render of the differential check: jinja2's result is returned (or raised), minijinja's compared.
+
+    ``fast`` is ``None`` when minijinja gave up, and then the fast path renders on jinja2 too: only
+    an output of minijinja's that is not jinja2's (or where jinja2 raises) is a difference."""
+    with _backend.forced(_backend.JINJA2):
+        try:
+            out = render_variables(template_text, variables, today=today, limits=limits, name=name)
+        except LimitExceeded:
+            recording.limit_hit = True
+            raise
+        except RenderError:
+            recording.note(template_text, "", None if fast is None else "minijinja renders where jinja2 raises")
+            raise
+    if fast is None:
+        recording.fallbacks += 1
+    recording.note(template_text, "", None if fast is None or fast == out else
+                   f"outputs differ at offset {_first_difference(out, fast)}")
+    return out
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 _CHUNKS = 16  # output chunks taken at a time; each chunk's own size was checked when it was built

@@ -1,0 +1,99 @@
+"""The fast backend: minijinja configured to write what transformers' jinja2 environment writes.
+
+The same options and helpers as :mod:`llamatpl.rendering.environment`: ``trim_blocks``,
+``lstrip_blocks``, no trailing newline kept, loop controls (built into minijinja), Python-style
+printing of ``None``/``True``/lists (minijinja's ``pycompat``), transformers' ``tojson``, and the
+globals ``raise_exception`` and ``strftime_now`` (reading the same pinned date). minijinja's own
+``namespace`` and ``dict`` stand in for jinja2's.
+
+Limits: fuel bounds time (minijinja charges fuel per instruction and per character of the strings
+it builds), its own recursion limit bounds recursion, and the output is measured against
+``Limits.max_chars``. Which templates may run here at all is decided by :mod:`.gate`. A render that
+fails here for any reason returns ``None``: the caller renders on jinja2, whose error is the one
+users read (so messages, exception classes and template lines stay those of the jinja2 path).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import minijinja
+
+from .environment import _strftime_now, _tojson
+from .limits import Limits
+
+# Fuel per second of Limits.seconds. minijinja burns about 20 million fuel a second on this
+# project's machines; a quarter of that leaves the jinja2 fallback most of the deadline.
+FUEL_PER_SECOND = 5_000_000
+
+
+class _Raised(Exception):
+    """``raise_exception`` on the fast path: the render falls back to jinja2, which raises it properly."""
+
+
+def _raise_exception(message: Any) -> None:
+    raise _Raised(str(message))
+
+
+# Filters minijinja implements in Rust with other edges than Python's: Rust's ``trim`` keeps
+# U+001C..U+001F, which Python strips; case mapping and ``string`` (Python's repr of lists and
+# dicts) can differ too. jinja2's versions are these Python calls, so the fast path uses them.
+# A Python filter is handed ``None`` for an undefined value too, where jinja2 writes ``""`` for one
+# and ``"None"`` for the other: given ``None`` they give up, and the render is done on jinja2.
+def _text(value: Any) -> str:
+    if value is None:
+        raise _Raised("None or undefined: jinja2 decides")
+    return str(value)
+
+
+def _trim(value: Any, chars: str | None = None) -> str:
+    return _text(value).strip(chars)
+
+
+_PYTHON_FILTERS = {"trim": _trim, "string": _text, "lower": lambda v: _text(v).lower(),
+                   "upper": lambda v: _text(v).upper(), "title": lambda v: _text(v).title(),
+                   "capitalize": lambda v: _text(v).capitalize()}
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(fuel: int) -> minijinja.Environment:
+    env = minijinja.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+                                fuel=fuel, pycompat=True, undefined_behavior="lenient")
+    env.add_filter("tojson", _tojson)
+    for name, python_filter in _PYTHON_FILTERS.items():
+        env.add_filter(name, python_filter)
+    env.add_global("raise_exception", _raise_exception)
+    env.add_global("strftime_now", _strftime_now)
+    return env
+
+
+@functools.lru_cache(maxsize=512)
+def _loaded(text: str, fuel: int) -> str | None:
+    """The name ``text`` is registered under in the environment for ``fuel``; ``None`` if it does not compile."""
+    name = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        _environment(fuel).add_template(name, text)
+    except minijinja.TemplateError:
+        return None
+    return name
+
+
+def compiles(text: str) -> bool:
+    """Whether minijinja accepts the template's syntax (jinja2 extensions such as ``{% generation %}`` it does not)."""
+    return _loaded(text, FUEL_PER_SECOND) is not None
+
+
+def render(text: str, variables: Mapping[str, Any], limits: Limits) -> str | None:
+    """The output, or ``None`` when minijinja failed or went past a limit (render on jinja2 then)."""
+    fuel = max(1, int(limits.seconds * FUEL_PER_SECOND))
+    name = _loaded(text, fuel)
+    if name is None:
+        return None
+    try:
+        out = _environment(fuel).render_template(name, **variables)
+    except Exception:  # noqa: BLE001 - raise_exception, fuel, undefined, type errors: jinja2 says which
+        return None
+    return out if len(out) <= limits.max_chars else None
