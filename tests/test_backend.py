@@ -1,0 +1,159 @@
+"""The fast backend (minijinja) writes transformers' bytes, and is used only where a check showed it.
+
+Independent truth: transformers' own ``apply_chat_template`` (the oracle of conftest.hf_render) for
+the bytes; the verdict machinery is checked by what it does (which backend ran, what it stored).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import llamatpl.probes.backends  # noqa: F401 - installs the differential check
+from conftest import FIXTURES, hf_render
+from llamatpl.errors import LlamatplError
+from llamatpl.rendering import backend, gate
+from llamatpl.rendering.conversation import Conversation
+from llamatpl.rendering.renderer import render_text, render_variables
+from llamatpl.rendering.templates import resolve_template
+from llamatpl.strategies import conversations
+
+OFFICIAL = ["official:3.0", "official:3.1", "official:3.2", "official:3.2-vision"]
+# the tuned templates filter a loop on a value the loop changes (``for ... if ns.tools_at < 0``):
+# minijinja filters before the loop, jinja2 as it goes, so their check keeps them on jinja2
+BUNDLED = [*OFFICIAL, "tuned:3.1", "tuned:3.2", "tuned:3.2-vision"]
+CONTENT_TRIMMED = "{{ messages[0]['content'] | trim }}"
+
+
+def _version(name: str) -> str:
+    return name.split(":")[1]
+
+
+def _render(name: str, conversation: Conversation, mode: str = "auto") -> tuple[str, str]:
+    tpl = resolve_template(name)
+    with backend.forced(mode):
+        try:
+            return "ok", render_text(tpl.text_for(has_tools=conversation.tools is not None), conversation,
+                                     special_tokens=tpl.special_tokens, today=None, name=tpl.name)
+        except LlamatplError:
+            return "raises", ""
+
+
+def _oracle(hf_tokenizer, name: str, conversation: Conversation) -> tuple[str, str]:
+    try:
+        return "ok", hf_render(hf_tokenizer, resolve_template(name).text, conversation.to_data())
+    except Exception:  # noqa: BLE001 - any failure of the oracle is a raise
+        return "raises", ""
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+@given(data=st.data())
+def test_fast_path_writes_transformers_bytes(hf_tokenizer, name, data):
+    """Byte identity, raises included, on the automatic choice and (official templates, which the
+    check lets through) the forced fast path."""
+    conversation = data.draw(conversations(version=_version(name)))
+    expected = _oracle(hf_tokenizer, name, conversation)
+    assert _render(name, conversation) == expected
+    if name in OFFICIAL:
+        assert _render(name, conversation, backend.MINIJINJA) == expected
+
+
+@pytest.mark.parametrize("name", ["tuned:3.1", "tuned:3.2", "tuned:3.2-vision"])
+def test_tuned_templates_are_kept_on_jinja2(name):
+    _render(name, Conversation.from_data([{"role": "user", "content": "Hi"}]))
+    choice = backend.LAST.get()
+    assert choice is not None and choice.backend == backend.JINJA2 and "differs" in choice.reason, choice
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("name", OFFICIAL)
+def test_fixtures_on_the_fast_path(hf_tokenizer, name, fixture):
+    conversation = Conversation.from_data(json.loads(fixture.read_text(encoding="utf-8")))
+    assert _render(name, conversation, backend.MINIJINJA) == _oracle(hf_tokenizer, name, conversation)
+
+
+@pytest.mark.parametrize("name", ["official:3.1", "official:3.2", "official:3.2-vision"])
+def test_official_templates_are_shown_fast(name):
+    _render(name, Conversation.from_data([{"role": "user", "content": "Hi"}]))
+    choice = backend.LAST.get()
+    assert choice is not None and choice.backend == backend.MINIJINJA, choice
+    assert "byte-identical" in choice.reason
+
+
+def test_a_template_that_differs_stays_on_jinja2():
+    # minijinja filters a loop's items before the loop runs; jinja2 filters them as it goes
+    text = ("{% set ns = namespace(n=0) %}{% for m in messages if ns.n < 1 %}{% set ns.n = ns.n + 1 %}"
+            "{{ m.role }}{% endfor %}")
+    conversation = Conversation.from_data([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    out = render_text(text, conversation, special_tokens={})
+    choice = backend.LAST.get()
+    assert choice is not None and choice.backend == backend.JINJA2 and "differs" in choice.reason, choice
+    assert out == "user"
+    with backend.scope("transformers 5.23"):
+        assert backend.verdict(text).backend == backend.JINJA2  # kept for good
+
+
+def test_trim_strips_what_python_strips():
+    conversation = Conversation.from_data([{"role": "user", "content": "\x1chi\x1f "}])
+    with backend.forced(backend.MINIJINJA):
+        assert render_text(CONTENT_TRIMMED, conversation, special_tokens={}) == "hi"
+    assert backend.LAST.get().backend == backend.MINIJINJA
+
+
+def test_traced_renders_stay_on_jinja2():
+    trace: list[tuple[int, int]] = []
+    with backend.forced(backend.MINIJINJA):
+        render_variables("{{ x }}", {"x": "a"}, trace=trace)
+    assert backend.LAST.get().backend == backend.JINJA2 and trace
+
+
+def test_errors_read_the_same_on_the_fast_path():
+    text = "{{ raise_exception('no ' ~ messages[0].content) }}"
+    conversation = Conversation.from_data([{"role": "user", "content": "thanks"}])
+    messages = []
+    for mode in (backend.JINJA2, backend.MINIJINJA):
+        with backend.forced(mode), pytest.raises(LlamatplError) as caught:
+            render_text(text, conversation, special_tokens={}, name="t.jinja")
+        messages.append(caught.value.message)
+    assert messages[0] == messages[1] == "t.jinja line 1: template error: no thanks"
+
+
+def test_mutation_is_refused_by_the_gate():
+    assert gate.eligibility("{{ messages.append(1) }}").refusal
+    assert gate.eligibility("{% set a = messages + messages %}{{ a + a }}").refusal
+    long = {"messages": [{"role": "user", "content": "x"}] * (gate.MAX_LIST + 1)}
+    assert not gate.small_input(long)
+
+
+def test_verdicts_persist_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert backend.default_cache_dir() == tmp_path / "llamatpl" / "backend"
+    text = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content | trim }}\n{% endfor %}"
+    backend.use_disk_cache(backend.default_cache_dir())
+    try:
+        render_text(text, Conversation.from_data([{"role": "user", "content": "hi"}]), special_tokens={})
+        stored = list((tmp_path / "llamatpl" / "backend").glob(f"{backend.sha256(text)}-*.json"))
+        assert len(stored) == 1 and json.loads(stored[0].read_text())["backend"] == backend.MINIJINJA
+        backend.forget()
+        with backend.scope("transformers 5.23"):
+            assert backend.verdict(text).reason.endswith("(cached)")
+    finally:
+        backend.use_disk_cache(None)
+
+
+def test_cli_explains_the_backend(tmp_path):
+    conv = tmp_path / "c.json"
+    conv.write_text('[{"role": "user", "content": "hi"}]')
+    cmd = [sys.executable, "-m", "llamatpl", "render", str(conv), "--version", "3.1", "--today", "2024-07-26"]
+    proc = subprocess.run([*cmd, "--explain-backend"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith("backend: minijinja: byte-identical to jinja2")
+    out = subprocess.run([*cmd, "-f", "json"], capture_output=True, text=True, timeout=120)
+    record = json.loads(out.stdout)
+    assert record["backend"]["name"] == "minijinja" and record["backend"]["reason"].endswith("(cached)")
+    assert record["prompt"] == proc.stdout
