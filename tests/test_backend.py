@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import llamatpl.probes.backends  # noqa: F401 - installs the differential check
 from conftest import FIXTURES, hf_render
 from llamatpl.errors import LlamatplError
-from llamatpl.rendering import backend, gate
+from llamatpl.rendering import backend, fastjson, gate
 from llamatpl.rendering.conversation import Conversation
 from llamatpl.rendering.renderer import render_text, render_variables
 from llamatpl.rendering.templates import resolve_template
@@ -96,6 +96,16 @@ def test_a_template_that_differs_stays_on_jinja2():
     assert out == "user"
     with backend.scope("transformers 5.23"):
         assert backend.verdict(text).backend == backend.JINJA2  # kept for good
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=12)
+
+
+@given(value=_JSON, indent=st.integers(0, 8))
+def test_fast_tojson_writes_json_dumps_bytes(value, indent):
+    assert fastjson.pretty(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def test_trim_strips_what_python_strips():

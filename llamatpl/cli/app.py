@@ -79,10 +79,19 @@ def engine_from(name: str, engine_args: str, transformers: str | None) -> Engine
 
 
 def use_fast_backend() -> None:
+    """The differential check on, verdicts on disk; ``LLAMATPL_BACKEND=jinja2`` (or ``minijinja``)
+    forces one backend for the whole process (benchmarks, bisecting a difference)."""
+    import os
+
+    from ..errors import UsageError
     from ..probes import backends  # noqa: F401 - importing it installs the differential check
     from ..rendering import backend
 
     backend.use_disk_cache(backend.default_cache_dir())
+    mode = os.environ.get("LLAMATPL_BACKEND", "auto")
+    if mode not in backend.MODES:
+        raise UsageError(f"LLAMATPL_BACKEND: {mode!r} is not one of {', '.join(backend.MODES)}")
+    backend.set_process_mode(mode)
 
 
 def user_tokenizer(path: str | None) -> UserTokenizer | None:

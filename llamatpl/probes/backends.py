@@ -63,7 +63,7 @@ def _draw_all() -> list[Conversation] | BaseException:
             strategy = conversations(version=version, max_tool_calls=calls)
             for _ in range(count):
                 data = ConjectureData(random=rng, max_choices=10_000)
-                with BuildContext(data, wrapped_test=None):
+                with BuildContext(data, wrapped_test=_draw_all):
                     out.append(data.draw(strategy))
         return out
     except Exception as exc:  # noqa: BLE001 - reported by the caller; the template stays on jinja2

@@ -39,13 +39,27 @@ class Choice:
     reason: str
 
 
-@dataclass
 class Scope:
     """Whose bytes are matched: ``label`` names the engine, its flags and flavour; ``rerender`` renders
-    one conversation through that engine's jinja2 path (what the differential check replays)."""
+    one conversation through that engine's jinja2 path (what the differential check replays).
+    ``transformers_path`` holds ``render_text``'s arguments instead, so the per-render path builds no
+    function (``render_text(text, conversation, special_tokens=..., limits=..., name=..., transformers=...)``)."""
 
-    label: str
-    rerender: Callable[[Any], str] | None = None
+    __slots__ = ("label", "_rerender", "_path")
+
+    def __init__(self, label: str, rerender: Callable[[Any], str] | None = None,
+                 transformers_path: tuple[Any, ...] | None = None) -> None:
+        self.label = label
+        self._rerender = rerender
+        self._path = transformers_path
+
+    @property
+    def rerender(self) -> Callable[[Any], str] | None:
+        if self._rerender is None and self._path is not None:
+            render_text, text, special_tokens, limits, name, transformers = self._path
+            return lambda conversation: str(render_text(text, conversation, special_tokens=special_tokens,
+                                                        limits=limits, name=name, transformers=transformers))
+        return self._rerender
 
 
 @dataclass
@@ -70,6 +84,9 @@ _MODE: contextvars.ContextVar[str] = contextvars.ContextVar("llamatpl_backend_mo
 _RECORDING: contextvars.ContextVar[_Recording | None] = contextvars.ContextVar("llamatpl_backend_check", default=None)
 LAST: contextvars.ContextVar[Choice | None] = contextvars.ContextVar("llamatpl_backend_last", default=None)
 _VERDICTS: dict[tuple[str, str], Choice] = {}
+# (template text, scope label, flavour) -> (stored verdict, the template grows lists): the per-render
+# lookup, keyed by the text itself (its hash is cached by Python) so no render hashes it again
+_MEMO: dict[tuple[str, str, str], tuple[Choice, bool]] = {}
 _DISK: list[Path] = []  # the cache directory, when the disk cache is on
 Checker = Callable[[Scope], None]
 _CHECKER: list[Checker] = []
@@ -95,6 +112,11 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def set_process_mode(mode: str) -> None:
+    """Force one backend (or ``auto``) for the rest of this context (the CLI's ``LLAMATPL_BACKEND``)."""
+    _MODE.set(mode)
+
+
 @contextmanager
 def forced(mode: str) -> Iterator[None]:
     """Render with one backend regardless of verdicts (``minijinja``: wherever the gate allows), or ``auto``."""
@@ -108,13 +130,25 @@ def forced(mode: str) -> Iterator[None]:
 @contextmanager
 def scope(label: str, rerender: Callable[[Any], str] | None = None) -> Iterator[None]:
     """Renders inside are an engine's, labelled ``label``; an outer scope (the engine's) wins."""
-    if _SCOPE.get() is not None:
-        yield
-        return
-    token = _SCOPE.set(Scope(label, rerender))
+    token = enter_scope(label, rerender)
     try:
         yield
     finally:
+        exit_scope(token)
+
+
+def in_scope() -> bool:
+    return _SCOPE.get() is not None
+
+
+def enter_scope(label: str, rerender: Callable[[Any], str] | None = None,
+                transformers_path: tuple[Any, ...] | None = None) -> contextvars.Token[Scope | None] | None:
+    """:func:`scope` without a context manager (the per-render path); ``None`` when a scope is already set."""
+    return None if _SCOPE.get() is not None else _SCOPE.set(Scope(label, rerender, transformers_path))
+
+
+def exit_scope(token: contextvars.Token[Scope | None] | None) -> None:
+    if token is not None:
         _SCOPE.reset(token)
 
 
@@ -131,6 +165,13 @@ def recording() -> _Recording | None:
 def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracing: bool = False) -> Choice:
     """The backend for one render of ``text`` with ``variables`` (checked first when it never was)."""
     mode = _MODE.get()
+    if mode == "auto" and not tracing and _RECORDING.get() is None:
+        current = _SCOPE.get()
+        memo = _MEMO.get((text, current.label if current is not None else "variables", flavour))
+        if memo is not None:
+            if memo[1] and not gate.small_input(variables):
+                return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
+            return memo[0]
     if tracing:
         return Choice(JINJA2, "a traced render (lint) needs jinja2's line numbers")
     if mode == JINJA2:
@@ -142,7 +183,12 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
         return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
     if mode == MINIJINJA or _RECORDING.get() is not None:
         return Choice(MINIJINJA, "minijinja was asked for")
-    return verdict(text, flavour)
+    found = verdict(text, flavour)
+    key = (sha256(text), scope_label(flavour))
+    if _VERDICTS.get(key) is found:
+        current = _SCOPE.get()
+        _MEMO[(text, current.label if current is not None else "variables", flavour)] = (found, eligible.grows_lists)
+    return found
 
 
 def verdict(text: str, flavour: str = "") -> Choice:
@@ -225,3 +271,4 @@ def _store(key: tuple[str, str], choice: Choice) -> None:
 def forget() -> None:
     """Drop the in-memory verdicts (tests)."""
     _VERDICTS.clear()
+    _MEMO.clear()

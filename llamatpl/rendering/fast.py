@@ -22,7 +22,8 @@ from typing import Any
 
 import minijinja
 
-from .environment import _strftime_now, _tojson
+from .environment import _strftime_now
+from .fastjson import tojson as _tojson
 from .limits import Limits
 
 # Fuel per second of Limits.seconds. minijinja burns about 20 million fuel a second on this
@@ -86,14 +87,22 @@ def compiles(text: str) -> bool:
     return _loaded(text, FUEL_PER_SECOND) is not None
 
 
+_READY: dict[tuple[str, float], tuple[minijinja.Environment, str | None]] = {}
+
+
 def render(text: str, variables: Mapping[str, Any], limits: Limits) -> str | None:
     """The output, or ``None`` when minijinja failed or went past a limit (render on jinja2 then)."""
-    fuel = max(1, int(limits.seconds * FUEL_PER_SECOND))
-    name = _loaded(text, fuel)
+    ready = _READY.get((text, limits.seconds))
+    if ready is None:
+        fuel = max(1, int(limits.seconds * FUEL_PER_SECOND))
+        if len(_READY) >= 512:
+            _READY.clear()
+        ready = _READY[(text, limits.seconds)] = (_environment(fuel), _loaded(text, fuel))
+    env, name = ready
     if name is None:
         return None
     try:
-        out = _environment(fuel).render_template(name, **variables)
+        out = env.render_template(name, **variables)
     except Exception:  # noqa: BLE001 - raise_exception, fuel, undefined, type errors: jinja2 says which
         return None
     return out if len(out) <= limits.max_chars else None

@@ -92,11 +92,18 @@ def render_text(
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
     context = template_context(conversation, special_tokens, messages)
-    with _backend.scope(f"transformers {transformers}", functools.partial(
-            render_text, template_text, special_tokens=special_tokens, limits=limits, name=name,
-            transformers=transformers)):
+    scope = None if _backend.in_scope() else _backend.enter_scope(
+        _scope_label(transformers), None, (render_text, template_text, special_tokens, limits, name, transformers))
+    try:
         out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
+    finally:
+        _backend.exit_scope(scope)
     return _cut_at_marker(out, last_text, conversation.name) if field else out
+
+
+@functools.lru_cache(maxsize=16)
+def _scope_label(transformers: str) -> str:
+    return f"transformers {transformers}"
 
 
 def render_variables(
@@ -159,11 +166,14 @@ def render_variables(
 def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
                  limits: _limits.Limits) -> str | None:
     today_token = pinned_today(today) if today is not None else None
-    budget_token = _limits.start(limits)
+    # with the default limits no budget is needed: minijinja's fuel keeps time, and the limits the
+    # Python filters read (tojson's indent) are the defaults when no budget is set
+    budget_token = None if limits is _limits.DEFAULT_LIMITS else _limits.start(limits)
     try:
         return _fast.render(template_text, variables, limits)
     finally:
-        _limits.stop(budget_token)
+        if budget_token is not None:
+            _limits.stop(budget_token)
         if today_token is not None:
             restore_today(today_token)
 
@@ -225,11 +235,10 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
 def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
                      messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The variables a template is rendered with, exactly as transformers passes them."""
-    context: dict[str, Any] = {**special_tokens, **conversation.variables}
-    context.update(messages=_template_messages(conversation) if messages is None else messages,
-                   tools=conversation.tools, documents=conversation.documents,
-                   add_generation_prompt=conversation.add_generation_prompt)
-    return context
+    return {**special_tokens, **conversation.variables,
+            "messages": _template_messages(conversation) if messages is None else messages,
+            "tools": conversation.tools, "documents": conversation.documents,
+            "add_generation_prompt": conversation.add_generation_prompt}
 
 
 def _current_line(compiled: jinja2.Template, generator: Any) -> int:
@@ -257,19 +266,23 @@ def _template_messages(conversation: Conversation, drop_none: bool = True, alias
     A message that needs no change is passed as it is: the sandbox is immutable, the template
     cannot change it.
     """
-    out = []
-    for message in conversation.messages:
+    out = list(conversation.messages)
+    if not drop_none and not alias:
+        return out
+    for i, message in enumerate(out):
         nones = drop_none and None in message.values()
         reasoning = alias and not _REASONING_KEYS.isdisjoint(message)
-        if not nones and not reasoning:
-            out.append(message)
-            continue
-        m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
-        if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
-            value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
-            m = {"thinking": value, **m, "reasoning_content": value}
-        out.append(m)
+        if nones or reasoning:
+            out[i] = _adjusted(message, nones, reasoning)
     return out
+
+
+def _adjusted(message: dict[str, Any], nones: bool, reasoning: bool) -> dict[str, Any]:
+    m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
+    if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
+        value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
+        m = {"thinking": value, **m, "reasoning_content": value}
+    return m
 
 
 def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, template_text: str,

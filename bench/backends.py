@@ -1,0 +1,139 @@
+"""The fast backend's speed, measured side by side in one run (ratios, not absolute timings).
+
+    python bench/backends.py            # per-call table, goal ratios, JSONL-to-ids throughput
+    python bench/backends.py --quick    # fewer repeats, 5,000 conversations
+
+Per call, for each bundled template and two conversations (the tool round trip, a multi-turn chat):
+transformers' ``render_jinja_template``; jinja2 (llamatpl's sandboxed environment, compiled once,
+the variables built once); minijinja (the fast backend's environment, the variables built once);
+and ``llamatpl.render`` (conversation in, prompt out, backend chosen by the verdict). Every output
+is checked byte-identical to transformers' first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+TEMPLATES = ["official:3.0", "official:3.1", "official:3.2", "official:3.2-vision", "tuned:3.1", "tuned:3.2",
+             "tuned:3.2-vision"]
+CONVERSATIONS = ["tool-round-trip", "multi-turn"]
+
+
+def _per_call(fn, number: int, repeat: int) -> float:
+    """Best of ``repeat`` runs, in µs per call."""
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def measure(name: str, fixture: str, number: int, repeat: int) -> dict[str, float | str]:
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    from llamatpl import load_conversation, render
+    from llamatpl.rendering import backend, fast
+    from llamatpl.rendering.environment import compile_template
+    from llamatpl.rendering.limits import DEFAULT_LIMITS
+    from llamatpl.rendering.renderer import template_context
+
+    conv = load_conversation(str(ROOT / "fixtures" / f"{fixture}.json"))
+    template = __import__("llamatpl").resolve_template(name)
+    text = template.text_for(has_tools=conv.tools is not None)
+    data = conv.to_data()
+    extra = {k: v for k, v in data.items() if k not in ("messages", "tools", "add_generation_prompt")}
+
+    def transformers() -> str:
+        return render_jinja_template([data["messages"]], tools=data.get("tools"), chat_template=text,
+                                     add_generation_prompt=conv.add_generation_prompt, **template.special_tokens,
+                                     **extra)[0][0]
+
+    variables = template_context(conv, template.special_tokens)
+    compiled = compile_template(text)
+
+    def jinja2() -> str:
+        return compiled.render(variables)
+
+    def minijinja() -> str | None:
+        return fast.render(text, variables, DEFAULT_LIMITS)
+
+    def llamatpl() -> str:
+        return render(conv, template=template)
+
+    expected = transformers()
+    assert llamatpl() == expected, (name, fixture)
+    assert jinja2() == expected, (name, fixture)
+    row: dict[str, float | str] = {"backend": getattr(backend.LAST.get(), "backend", "?")}
+    fast_out = minijinja()
+    row["minijinja same bytes"] = "yes" if fast_out == expected else ("gave up" if fast_out is None else "NO")
+    for label, fn in (("transformers", transformers), ("jinja2", jinja2), ("minijinja", minijinja),
+                      ("llamatpl", llamatpl)):
+        row[label] = _per_call(fn, number, repeat)
+    return row
+
+
+def table(number: int, repeat: int) -> None:
+    import llamatpl.probes.backends  # noqa: F401 - the check, as llamatpl.render and the CLI install it
+
+    print(f"{'template':20} {'conversation':16} {'transformers':>12} {'jinja2':>8} {'minijinja':>10} "
+          f"{'llamatpl':>9} {'speed-up':>8} {'overhead':>8}  backend (minijinja's bytes)")
+    for name in TEMPLATES:
+        for fixture in CONVERSATIONS:
+            r = measure(name, fixture, number, repeat)
+            fast_backend = r["backend"] == "minijinja"
+            overhead = (f"{100 * (float(r['llamatpl']) - float(r['minijinja'])) / float(r['minijinja']):.0f}%"
+                        if fast_backend else "-")
+            print(f"{name:20} {fixture:16} {r['transformers']:>10.1f}µs {r['jinja2']:>6.1f}µs {r['minijinja']:>8.1f}µs "
+                  f"{r['llamatpl']:>7.1f}µs {float(r['transformers']) / float(r['llamatpl']):>7.2f}x {overhead:>8}  "
+                  f"{r['backend']} ({r['minijinja same bytes']})")
+
+
+def goals(number: int, repeat: int) -> None:
+    rounds = [measure("official:3.1", "tool-round-trip", number, repeat) for _ in range(3)]
+    speedup = sorted(float(r["transformers"]) / float(r["llamatpl"]) for r in rounds)[1]
+    overhead = sorted((float(r["llamatpl"]) - float(r["minijinja"])) / float(r["minijinja"]) for r in rounds)[1]
+    print(f"goal: llamatpl.render on official 3.1, tool round trip: {speedup:.2f}x transformers' "
+          f"render_jinja_template (goal >= 4x, floor 3x); llamatpl's overhead around minijinja "
+          f"{100 * overhead:.0f}% of minijinja's own time (goal < 20%); median of 3 rounds")
+
+
+def throughput(n: int) -> None:
+    """JSONL to ids with `llamatpl render --format ids`, jinja2 forced (before) and automatic (after)."""
+    from run import _make_jsonl
+
+    work = Path(tempfile.mkdtemp(prefix="llamatpl-bench-"))
+    data = work / "conversations.jsonl"
+    _make_jsonl(data, n)
+    env = {**os.environ, "XDG_CACHE_HOME": str(work / "cache")}
+    results = {}
+    for label, extra in (("before (jinja2)", {"LLAMATPL_BACKEND": "jinja2"}), ("after (auto)", {})):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "llamatpl", "render", str(data), "--version", "3.1", "--format", "ids",
+                        "--no-progress"], cwd=ROOT, env={**env, **extra}, stdout=subprocess.DEVNULL, check=True)
+        results[label] = n / (time.perf_counter() - start)
+    before, after = results["before (jinja2)"], results["after (auto)"]
+    print(f"JSONL to ids, {n:,} conversations, official 3.1, --jobs 1: before (jinja2) {before:,.0f}/s, "
+          f"after (minijinja where checked) {after:,.0f}/s ({after / before:.2f}x; the check included)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    number, repeat = (300, 3) if args.quick else (1000, 5)
+    print(f"llamatpl backends on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    table(number, repeat)
+    goals(number, repeat)
+    throughput(5_000 if args.quick else 20_000)
+
+
+if __name__ == "__main__":
+    main()
