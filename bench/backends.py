@@ -3,7 +3,8 @@
     python bench/backends.py            # per-call table, goal ratios, JSONL-to-ids throughput
     python bench/backends.py --quick    # fewer repeats, 5,000 conversations
 
-Per call, for each bundled template and two conversations (the tool round trip, a multi-turn chat):
+Per call (each call timed alone, the four interleaved, the 20th percentile kept: the machines are
+shared and noisy), for each bundled template and two conversations (the tool round trip, a multi-turn chat):
 transformers' ``render_jinja_template``; jinja2 (llamatpl's sandboxed environment, compiled once,
 the variables built once); minijinja (the fast backend's environment, the variables built once);
 and ``llamatpl.render`` (conversation in, prompt out, backend chosen by the verdict). Every output
@@ -18,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,21 @@ TEMPLATES = ["official:3.0", "official:3.1", "official:3.2", "official:3.2-visio
 CONVERSATIONS = ["tool-round-trip", "multi-turn"]
 
 
-def _per_call(fn, number: int, repeat: int) -> float:
-    """Best of ``repeat`` runs, in µs per call."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+QUANTILE = 0.2
+
+
+def _interleaved(fns: dict, calls: int) -> dict[str, float]:
+    """µs per call of each function, called in turn ``calls`` times and each call timed on its own;
+    the 20th percentile of each, so that other work on a shared machine (which only ever adds
+    time, and comes in bursts) hits every function alike and drops out of the figure."""
+    times: dict[str, list[float]] = {label: [] for label in fns}
+    clock = time.perf_counter
+    for _ in range(calls):
+        for label, fn in fns.items():
+            start = clock()
+            fn()
+            times[label].append(clock() - start)
+    return {label: sorted(xs)[int(QUANTILE * len(xs))] * 1e6 for label, xs in times.items()}
 
 
 def measure(name: str, fixture: str, number: int, repeat: int) -> dict[str, float | str]:
@@ -74,9 +86,8 @@ def measure(name: str, fixture: str, number: int, repeat: int) -> dict[str, floa
     row: dict[str, float | str] = {"backend": getattr(backend.LAST.get(), "backend", "?")}
     fast_out = minijinja()
     row["minijinja same bytes"] = "yes" if fast_out == expected else ("gave up" if fast_out is None else "NO")
-    for label, fn in (("transformers", transformers), ("jinja2", jinja2), ("minijinja", minijinja),
-                      ("llamatpl", llamatpl)):
-        row[label] = _per_call(fn, number, repeat)
+    row.update(_interleaved({"transformers": transformers, "jinja2": jinja2, "minijinja": minijinja,
+                             "llamatpl": llamatpl}, number * repeat // 5))
     return row
 
 

@@ -106,6 +106,7 @@ _JSON = st.recursive(
 @given(value=_JSON, indent=st.integers(0, 8))
 def test_fast_tojson_writes_json_dumps_bytes(value, indent):
     assert fastjson.pretty(value, indent) == json.dumps(value, ensure_ascii=False, indent=indent)
+    assert fastjson.tojson(value) == json.dumps(value, ensure_ascii=False)
 
 
 def test_trim_strips_what_python_strips():
@@ -138,6 +139,12 @@ def test_mutation_is_refused_by_the_gate():
     assert gate.eligibility("{% set a = messages + messages %}{{ a + a }}").refusal
     long = {"messages": [{"role": "user", "content": "x"}] * (gate.MAX_LIST + 1)}
     assert not gate.small_input(long)
+    grows_a_list = "{% set ns = namespace(l=[]) %}{% for m in messages %}{% set ns.l = ns.l + [m] %}{% endfor %}"
+    assert gate.eligibility(grows_a_list).grows_lists
+    assert not gate.eligibility("{% set c = 'a' %}{% set c = c + messages[0].content %}{{ c }}").grows_lists
+    with backend.forced(backend.MINIJINJA):
+        render_variables(grows_a_list, long)
+    assert backend.LAST.get().backend == backend.JINJA2
 
 
 def test_verdicts_persist_on_disk(tmp_path, monkeypatch):

@@ -38,7 +38,9 @@ class Engine:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "render" in cls.__dict__:  # every engine's renders are checked and cached as its own
+        # every engine's renders are checked and cached as its own; transformers' renderer labels
+        # its renders itself (and its per-call path stays free of the wrapper)
+        if "render" in cls.__dict__ and cls.__dict__.get("name") != "transformers":
             setattr(cls, "render", _in_backend_scope(cls.__dict__["render"]))
 
     def backend_scope(self) -> str | None:

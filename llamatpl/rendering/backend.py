@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import gate
+from . import fast, gate
 
 JINJA2, MINIJINJA = "jinja2", "minijinja"
 MODES = ("auto", JINJA2, MINIJINJA)
@@ -176,6 +176,8 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
         return Choice(JINJA2, "a traced render (lint) needs jinja2's line numbers")
     if mode == JINJA2:
         return Choice(JINJA2, "jinja2 was asked for")
+    if not fast.SUPPORTED:
+        return Choice(JINJA2, f"minijinja {fast.MINIJINJA} is older than 3.0 (no fuel for string sizes)")
     eligible = gate.eligibility(text)
     if eligible.refusal is not None:
         return Choice(JINJA2, f"outside minijinja's safe subset ({eligible.refusal})")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
+from importlib.metadata import version
 from typing import Any
 
 import minijinja
@@ -29,6 +30,10 @@ from .limits import Limits
 # Fuel per second of Limits.seconds. minijinja burns about 20 million fuel a second on this
 # project's machines; a quarter of that leaves the jinja2 fallback most of the deadline.
 FUEL_PER_SECOND = 5_000_000
+# minijinja 2.x charges no fuel for the strings it builds (a doubled string exhausts memory and
+# aborts the process), so the fast path needs 3.0 or later; older releases leave jinja2 alone.
+MINIJINJA = version("minijinja")
+SUPPORTED = int(MINIJINJA.split(".")[0]) >= 3
 
 
 class _Raised(Exception):

@@ -35,6 +35,8 @@ class _NotPlain(Exception):
 def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
            sort_keys: bool = False) -> str:
     """transformers' ``tojson`` filter (see :mod:`llamatpl.rendering.environment`), same bytes."""
+    if indent is None and not ensure_ascii and separators is None and not sort_keys:
+        return _compact(x)  # json.dumps builds a new encoder for these arguments on every call
     if isinstance(indent, int) and not isinstance(indent, bool) and not ensure_ascii and separators is None \
             and not sort_keys:
         if indent > limits._limits().max_json_indent:

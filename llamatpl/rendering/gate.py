@@ -63,24 +63,28 @@ def eligibility(text: str) -> Eligibility:
     except jinja2.TemplateSyntaxError:
         return Eligibility("jinja2 cannot parse it")
     built = _built_names(tree)
+    strings = _string_names(tree)
     grows = False
     for node in tree.find_all(nodes.Node):
         reason = _refuse(node, built)
         if reason:
             return Eligibility(f"line {node.lineno}: {reason}")
-        grows = grows or (isinstance(node, nodes.Add) and (_built(node.left, built) or _built(node.right, built)))
+        grows = grows or (isinstance(node, nodes.Add) and (_built(node.left, built) or _built(node.right, built))
+                          and not _stringy(node, strings))
     return Eligibility(None, grows)
 
 
 def small_input(variables: Mapping[str, Any]) -> bool:
     """Every list among the variables, and inside each message, has at most :data:`MAX_LIST` items."""
     for value in variables.values():
-        if isinstance(value, list):
+        if type(value) is list:
             if len(value) > MAX_LIST:
                 return False
             for item in value:
-                if isinstance(item, dict) and any(isinstance(v, list) and len(v) > MAX_LIST for v in item.values()):
-                    return False
+                if type(item) is dict:
+                    for inner in item.values():
+                        if type(inner) is list and len(inner) > MAX_LIST:
+                            return False
     return True
 
 
@@ -104,6 +108,43 @@ def _built_names(tree: nodes.Template) -> frozenset[str]:
             built.update(_targets(block.target))
         if len(built) == before:
             return frozenset(built)
+
+
+_STRING_FILTERS = frozenset({"trim", "tojson", "string", "lower", "upper", "title", "capitalize", "join"})
+
+
+def _stringy(expr: nodes.Node, strings: Collection[str]) -> bool:
+    """Whether ``expr`` is surely a string (then ``+`` on it is string concatenation, which minijinja
+    meters): a string literal, ``~``, a string filter, a name only ever given strings, or ``+`` with
+    a string on one side (``+`` of a string and anything else fails)."""
+    if isinstance(expr, nodes.Const):
+        return isinstance(expr.value, str)
+    if isinstance(expr, (nodes.Concat, nodes.TemplateData)):
+        return True
+    if isinstance(expr, nodes.Filter):
+        return expr.name in _STRING_FILTERS
+    if isinstance(expr, nodes.Name):
+        return expr.name in strings
+    if isinstance(expr, nodes.Add):
+        return _stringy(expr.left, strings) or _stringy(expr.right, strings)
+    if isinstance(expr, nodes.CondExpr):
+        return _stringy(expr.expr1, strings) and expr.expr2 is not None and _stringy(expr.expr2, strings)
+    return False
+
+
+def _string_names(tree: nodes.Template) -> frozenset[str]:
+    """Names every ``set`` of which gives a string (loop targets and macro parameters never count)."""
+    assigned: dict[str, list[nodes.Node]] = {}
+    for node in tree.find_all(nodes.Assign):
+        if isinstance(node.target, nodes.Name):
+            assigned.setdefault(node.target.name, []).append(node.node)
+    others = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")} - assigned.keys()
+    names = set(assigned) - others
+    while True:  # shrink to a fixed point: a name stays only while all its values are strings
+        keep = {name for name in names if all(_stringy(value, names) for value in assigned[name])}
+        if keep == names:
+            return frozenset(names)
+        names = keep
 
 
 def _has_add(expr: nodes.Node) -> bool:
