@@ -67,7 +67,8 @@ _PYTHON_FILTERS = {"trim": _trim, "string": _text, "lower": lambda v: _text(v).l
 @functools.lru_cache(maxsize=8)
 def _environment(fuel: int) -> minijinja.Environment:
     env = minijinja.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
-                                fuel=fuel, pycompat=True, undefined_behavior="lenient")
+                                fuel=fuel, pycompat=True, undefined_behavior="lenient",
+                                debug=False)  # debug keeps state for error reports: errors go to jinja2 anyway
     env.add_filter("tojson", _tojson)
     for name, python_filter in _PYTHON_FILTERS.items():
         env.add_filter(name, python_filter)

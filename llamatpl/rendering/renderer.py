@@ -92,8 +92,8 @@ def render_text(
                          "cannot both be true")
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
     context = template_context(conversation, special_tokens, messages)
-    scope = None if _backend.in_scope() else _backend.enter_scope(
-        _scope_label(transformers), None, (render_text, template_text, special_tokens, limits, name, transformers))
+    scope = _backend.enter_scope(_scope_label(transformers), None,
+                                 (render_text, template_text, special_tokens, limits, name, transformers))
     try:
         out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
     finally:
