@@ -174,3 +174,9 @@ def test_cli_explains_the_backend(tmp_path):
     record = json.loads(out.stdout)
     assert record["backend"]["name"] == "minijinja" and record["backend"]["reason"].endswith("(cached)")
     assert record["prompt"] == proc.stdout
+    lines = tmp_path / "c.jsonl"
+    lines.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n' * 2)
+    many = subprocess.run([*cmd[:4], str(lines), *cmd[5:], "--explain-backend", "-f", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert [json.loads(line)["backend"]["name"] for line in many.stdout.splitlines()] == ["minijinja"] * 2
+    assert many.stderr.startswith("backend: minijinja")
