@@ -34,7 +34,15 @@ class UsageError(LlamatplError):
 
 
 class EngineRejected(InputError):
-    """A request the serving engine itself would refuse (``vllm rejects messages[1]...: reason``)."""
+    """A request the serving engine itself would refuse (``vllm rejects messages[1]...: reason``).
+
+    ``template_error`` is set when the refusal is the template raising (vLLM answers a template
+    exception with a 400): for verify that is the template's fault, not the request's.
+    """
+
+    def __init__(self, message: str, *, template_error: RenderError | None = None) -> None:
+        super().__init__(message)
+        self.template_error = template_error
 
 
 class TemplateNotFound(LlamatplError):

@@ -62,6 +62,7 @@ def render(
                     generation_prompt=False if no_generation_prompt else None, limits=limits_from_env(),
                     tokenizer=user_tokenizer(tokenizer), add_special_tokens=add_special_tokens,
                     engine=engine_from(engine, engine_args, transformers))
+    _warn_portability(job)
     if conversation.endswith((".jsonl", ".ndjson")):
         _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
                      sys.stderr.isatty() if progress is None else progress)
@@ -91,6 +92,17 @@ def render(
 def _explain(choice: Choice | None) -> None:
     if choice is not None:
         sys.stderr.write(f"backend: {choice.backend}: {choice.reason}\n")
+
+
+def _warn_portability(job: RenderJob) -> None:
+    """Where the engine's Jinja reads this template differently from jinja2: one line each, on stderr."""
+    if job.engine is None or job.engine.name != "llama.cpp":
+        return
+    from ..engines.llamacpp import portability_warnings
+
+    for line, construct, message in portability_warnings(job.template.text):
+        sys.stderr.write(f"warning: {job.template.name} line {line}: {construct}: {message} "
+                         f"({job.engine.name})\n")
 
 
 def _render_many(path: str, conversations: Iterable[Item], job: RenderJob, fmt: str, jobs: int,

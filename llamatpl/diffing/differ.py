@@ -127,6 +127,8 @@ def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None) -
         return render_text(template.text_for(has_tools=conv.tools is not None), conv,
                            special_tokens=template.special_tokens, today=VERIFY_TODAY, name=template.name), None, False
     except EngineRejected as exc:
+        if exc.template_error is not None:
+            return None, exc.template_error.reason, False
         return None, exc.message.split(": ", 1)[-1], True
     except (RenderError, InputError) as exc:
         return None, exc.reason if isinstance(exc, RenderError) else exc.message, False

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from .base import Engine
 
 # engine name -> module under llamatpl.engines
-MODULES = {"transformers": "transformers"}  # vllm, llama.cpp and tgi join as their modules land
+MODULES = {"transformers": "transformers", "vllm": "vllm", "llama.cpp": "llamacpp"}  # tgi joins as it lands
 NAMES = tuple(MODULES)
 DEFAULT = "transformers"
 

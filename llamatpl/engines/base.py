@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
-from ..errors import EngineRejected, UsageError
+from ..errors import EngineRejected, RenderError, UsageError
 from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
@@ -96,10 +96,12 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers for engine modules
 
-    def reject(self, conversation: Conversation, path: str, reason: str) -> EngineRejected:
+    def reject(self, conversation: Conversation, path: str, reason: str, *,
+               template_error: RenderError | None = None) -> EngineRejected:
         """``conv.json: vllm rejects messages[1].tool_calls[0].function.arguments: an object; ...``"""
         where = f"{path}: " if path else ""
-        return EngineRejected(f"{conversation.name}: {self.name} rejects {where}{reason}")
+        return EngineRejected(f"{conversation.name}: {self.name} rejects {where}{reason}",
+                              template_error=template_error)
 
 
 def _in_backend_scope(render: Any) -> Any:

@@ -25,6 +25,10 @@ class Rule:
     severity: ClassVar[str]
     versions: ClassVar[tuple[str, ...]] = VERSIONS
     needs_parse: ClassVar[bool] = True  # most rules have nothing to say about a template that does not parse
+    #: A rule that models one engine's own Jinja backend (LT004: TGI's minijinja, LT008: llama.cpp's
+    #: engine) names it here: it checks the template once and its findings concern that engine's users.
+    #: Every other rule runs on each engine's probe renders and is tagged by where it fires.
+    backend_of: ClassVar[str | None] = None
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         raise NotImplementedError

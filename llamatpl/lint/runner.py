@@ -58,11 +58,13 @@ def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | N
     suppressions = Suppressions.parse(source.text)
     baseline = LintContext(source.path, source.text, v, source.line_map)
     tagged: dict[Finding, list[str]] = {}
+    general = [r for r in rules if r.backend_of is None]
     for name in engines:
         engine = get_engine(name)
         ctx = baseline if engine.name == "transformers" else LintContext(
             source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes)
-        for finding in _check(ctx, rules, v, suppressions):
+        own = [r for r in rules if r.backend_of == engine.name]
+        for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
     findings = [f._replace(engines=tuple(names)) for f, names in tagged.items()]
     return sorted(findings, key=lambda f: (f.line, f.code, f.message))

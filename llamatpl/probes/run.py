@@ -199,7 +199,10 @@ def run_probe(name: str, template_text: str, version: str, *, special_tokens: di
                                    special_tokens=special_tokens or DEFAULT_SPECIAL_TOKENS,
                                    today=VERIFY_TODAY, name="template", trace=run.trace, limits=limits)
     except EngineRejected as exc:
-        run.rejected = exc.message
+        if exc.template_error is not None:
+            run.error = exc.template_error
+        else:
+            run.rejected = exc.message
         run.trace = []
     except RenderError as exc:
         run.error = exc

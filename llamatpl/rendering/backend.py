@@ -4,10 +4,11 @@
 fixtures and a few hundred generated conversations are rendered through the caller's own jinja2
 path, and every render is repeated on minijinja with the same variables; the template goes fast
 only if every output is byte-identical and the same conversations raise in both. The verdict is
-kept per template text (its sha256) and per *scope* (the serving engine, its flags and the jinja2
-flavour, since each builds other variables), in memory and, when :func:`use_disk_cache` is on (the
+kept per template text (its sha256) and per *scope* (the serving engine and its flags, since each
+builds other variables), in memory and, when :func:`use_disk_cache` is on (the
 CLI), as one small JSON file per verdict under the user's cache directory. A template that differs
-once stays on jinja2 for good.
+once stays on jinja2 for good. A jinja2 *flavour* other than transformers' (llama.cpp's, which
+reads templates as llama.cpp's own Jinja engine does) always renders on jinja2.
 
 :func:`choose` is the one place the choice is made; ``render_variables`` asks it for every render.
 """
@@ -174,6 +175,8 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
             return memo[0]
     if tracing:
         return Choice(JINJA2, "a traced render (lint) needs jinja2's line numbers")
+    if flavour:  # jinja2 changed to read templates as another engine does: minijinja is not that
+        return Choice(JINJA2, f"the {flavour} flavour of jinja2 renders it")
     if mode == JINJA2:
         return Choice(JINJA2, "jinja2 was asked for")
     if not fast.SUPPORTED:

@@ -200,8 +200,9 @@ class LlamaSandbox(ImmutableSandboxedEnvironment):
         return wrapped
 
 
-def _build_environment() -> LlamaSandbox:
-    env = LlamaSandbox(
+def _build_environment(kind: type[LlamaSandbox] = LlamaSandbox) -> LlamaSandbox:
+    """A sandbox of class ``kind`` configured as transformers' environment, with the limits."""
+    env = kind(
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=[_GenerationTag, jinja2.ext.loopcontrols],
@@ -229,12 +230,24 @@ def _build_environment() -> LlamaSandbox:
 
 
 ENVIRONMENT = _build_environment()
+# flavour name -> environment; other flavours register themselves on import
+# (llamatpl.rendering.llama_flavour, which the renderer imports)
+FLAVOURS: dict[str, LlamaSandbox] = {"transformers": ENVIRONMENT}
+
+
+def environment_for(flavour: str = "transformers") -> LlamaSandbox:
+    """The sandboxed environment of a flavour: ``transformers`` (the default) or ``llama.cpp``."""
+    try:
+        return FLAVOURS[flavour]
+    except KeyError:
+        raise InvalidTemplate(f"no Jinja flavour {flavour!r} (known: {', '.join(FLAVOURS)})") from None
 
 
 @functools.lru_cache(maxsize=256)
-def compile_template(text: str) -> jinja2.Template:
-    """Compile a chat template once per distinct text; raise :class:`InvalidTemplate` on bad syntax."""
+def compile_template(text: str, flavour: str = "transformers") -> jinja2.Template:
+    """Compile a chat template once per distinct text and flavour; raise :class:`InvalidTemplate`
+    on bad syntax."""
     try:
-        return ENVIRONMENT.from_string(text)
+        return environment_for(flavour).from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise InvalidTemplate(f"line {exc.lineno}: {exc.message}", line=exc.lineno) from None

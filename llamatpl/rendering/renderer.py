@@ -23,8 +23,9 @@ import jinja2
 from . import backend as _backend
 from . import fast as _fast
 from . import limits as _limits
+from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
-from .environment import ENVIRONMENT, compile_template, pinned_today, restore_today
+from .environment import compile_template, pinned_today, restore_today
 from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
 from .templates import ChatTemplate, resolve_template
 
@@ -114,17 +115,21 @@ def render_variables(
     limits: _limits.Limits = _limits.DEFAULT_LIMITS,
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
+    flavour: str = "transformers",
 ) -> str:
     """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
     sandbox, within ``limits``; every error the template causes becomes one located line.
 
     The shared core of every engine that renders with jinja2: :func:`render_text` builds the
-    variables as transformers does; other engines build their own (``llamatpl.engines``). The
-    backend is :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check
-    showed it writes these same bytes, jinja2 otherwise (and for every render that fails on
-    minijinja, so errors read the same on both paths).
+    variables as transformers does; other engines build their own (``llamatpl.engines``).
+    ``flavour`` picks the Jinja environment (``transformers``, or ``llama.cpp``: see
+    :mod:`llamatpl.rendering.llama_flavour`). The backend is
+    :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check showed it
+    writes these same bytes (for this flavour), jinja2 otherwise (and for every render that fails
+    on minijinja, so errors read the same on both paths).
     """
-    choice = _backend.choose(template_text, variables, tracing=trace is not None)
+    choice = _backend.choose(template_text, variables, tracing=trace is not None,
+                             flavour="" if flavour == "transformers" else flavour)
     _backend.LAST.set(choice)
     if choice.backend == _backend.MINIJINJA:
         fast = _render_fast(template_text, variables, today, limits)
@@ -133,12 +138,13 @@ def render_variables(
             if fast is not None:
                 return fast
         else:
-            return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name)
+            return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name,
+                                 flavour=flavour)
     try:
-        compiled = compile_template(template_text)
+        compiled = compile_template(template_text, flavour)
     except InvalidTemplate as exc:
         raise InvalidTemplate(f"{name}: {exc.message}", line=exc.line) from None
-    context = {**ENVIRONMENT.globals, **variables}
+    context = {**compiled.environment.globals, **variables}
     today_token = pinned_today(today) if today is not None else None
     budget_token = _limits.start(limits)
     try:
@@ -179,23 +185,25 @@ def _render_fast(template_text: str, variables: Mapping[str, Any], today: date |
 
 
 def _differential(template_text: str, variables: Mapping[str, Any], fast: str | None, recording: Any, *,
-                  today: date | None, limits: _limits.Limits, name: str) -> str:
+                  today: date | None, limits: _limits.Limits, name: str, flavour: str) -> str:
     """A render of the differential check: jinja2's result is returned (or raised), minijinja's compared.
 
     ``fast`` is ``None`` when minijinja gave up, and then the fast path renders on jinja2 too: only
     an output of minijinja's that is not jinja2's (or where jinja2 raises) is a difference."""
+    key = "" if flavour == "transformers" else flavour
     with _backend.forced(_backend.JINJA2):
         try:
-            out = render_variables(template_text, variables, today=today, limits=limits, name=name)
+            out = render_variables(template_text, variables, today=today, limits=limits, name=name,
+                                   flavour=flavour)
         except LimitExceeded:
             recording.limit_hit = True
             raise
         except RenderError:
-            recording.note(template_text, "", None if fast is None else "minijinja renders where jinja2 raises")
+            recording.note(template_text, key, None if fast is None else "minijinja renders where jinja2 raises")
             raise
     if fast is None:
         recording.fallbacks += 1
-    recording.note(template_text, "", None if fast is None or fast == out else
+    recording.note(template_text, key, None if fast is None or fast == out else
                    f"outputs differ at offset {_first_difference(out, fast)}")
     return out
 

@@ -88,6 +88,9 @@ def verify_conversation(template: str | ChatTemplate, conversation: Conversation
             rendered = render_text(tpl.text_for(has_tools=conv.tools is not None), conv,
                                    special_tokens=tpl.special_tokens, today=today, name=tpl.name, limits=limits)
     except EngineRejected as exc:
+        if exc.template_error is not None:  # the engine answered the template raising with a refusal
+            return Verdict(conv, category="raises", expected=expected.prompt, error=exc.template_error.message,
+                           limited=isinstance(exc.template_error, LimitExceeded))
         return Verdict(conv, category=REJECTED, expected=expected.prompt, error=exc.message)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,

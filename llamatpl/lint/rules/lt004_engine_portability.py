@@ -52,6 +52,7 @@ def _environment() -> Any:
 @register
 class EnginePortability(Rule):
     code = "LT004"
+    backend_of = "tgi"
     name = "engine-portability"
     severity = "warning"
 
