@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import llamatpl
 import llamatpl.probes.backends  # noqa: F401 - installs the differential check
 from conftest import FIXTURES, hf_render
 from llamatpl.errors import LlamatplError
@@ -180,3 +181,20 @@ def test_cli_explains_the_backend(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert [json.loads(line)["backend"]["name"] for line in many.stdout.splitlines()] == ["minijinja"] * 2
     assert many.stderr.startswith("backend: minijinja")
+
+
+def test_serving_engines_are_checked_as_themselves():
+    """vLLM's request handling builds other variables, so its verdict is its own; llama.cpp's
+    flavour of jinja2 is never swapped for minijinja."""
+    request = {"messages": [{"role": "user", "content": "Weather in Paris?"},
+                            {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+                                "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+                            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+               "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]}
+    flags = {"vllm": "--enable-auto-tool-choice --tool-call-parser llama3_json", "llama.cpp": ""}
+    for engine, expected in (("vllm", backend.MINIJINJA), ("llama.cpp", backend.JINJA2)):
+        fast = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")
+        assert backend.LAST.get().backend == expected, (engine, backend.LAST.get())
+        with backend.forced(backend.JINJA2):
+            slow = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")
+        assert fast == slow
