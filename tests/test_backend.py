@@ -110,6 +110,13 @@ def test_fast_tojson_writes_json_dumps_bytes(value, indent):
     assert fastjson.tojson(value) == json.dumps(value, ensure_ascii=False)
 
 
+def test_templates_minijinja_cannot_parse_stay_on_jinja2():
+    with backend.forced(backend.MINIJINJA):
+        out = render_variables("{% generation %}{{ x }}{% endgeneration %}", {"x": "a"})
+    assert out == "a"
+    assert "cannot parse" in backend.LAST.get().reason
+
+
 def test_trim_strips_what_python_strips():
     conversation = Conversation.from_data([{"role": "user", "content": "\x1chi\x1f "}])
     with backend.forced(backend.MINIJINJA):

@@ -184,6 +184,8 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
     eligible = gate.eligibility(text)
     if eligible.refusal is not None:
         return Choice(JINJA2, f"outside minijinja's safe subset ({eligible.refusal})")
+    if not fast.compiles(text):
+        return Choice(JINJA2, "minijinja cannot parse it (a jinja2 extension such as {% generation %}?)")
     if eligible.grows_lists and not gate.small_input(variables):
         return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
     if mode == MINIJINJA or _RECORDING.get() is not None:
