@@ -23,7 +23,7 @@ LAYERS = [
     {"engines"},
     {"verification", "toolcalls"},
     {"probes"},
-    {"lint", "diffing"},
+    {"lint", "diffing", "train"},
     {"formatting"},
     {"cli"},
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -105,3 +107,28 @@ def say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
     if tpl.version_reason.startswith("detected") and fmt != "pretty":
         sys.stderr.write(f"{tpl.name}: assuming Llama {tpl.version} ({tpl.version_reason}); "
                          "pass --version to choose\n")
+
+
+@contextmanager
+def progress_bar(path: str, label: str) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar on stderr over the lines of ``path``; yields ``advance(n)``."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    total = count_lines(path)
+    # rich would otherwise capture sys.stdout and print the output lines to the terminal (stderr)
+    with Progress(console=Console(file=sys.stderr), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def count_lines(path: str) -> int | None:
+    """The number of lines of a file (None for stdin), read in blocks."""
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None

@@ -114,20 +114,8 @@ def _render_many(path: str, conversations: Iterable[Item], job: RenderJob, fmt: 
         for line in render_lines(conversations, job, fmt, jobs=jobs):
             sys.stdout.write(line + "\n")
         return
-    from rich.console import Console
-    from rich.progress import Progress
+    from .app import progress_bar
 
-    total = _count_lines(path)
-    # rich would otherwise capture sys.stdout and print the output lines to the terminal (stderr)
-    with Progress(console=Console(file=sys.stderr), transient=True, redirect_stdout=False,
-                  redirect_stderr=False) as bar:
-        task = bar.add_task("rendering", total=total)
-        for line in render_lines(conversations, job, fmt, jobs=jobs, progress=lambda n: bar.advance(task, n)):
+    with progress_bar(path, "rendering") as advance:
+        for line in render_lines(conversations, job, fmt, jobs=jobs, progress=advance):
             sys.stdout.write(line + "\n")
-
-
-def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
-    with open(path, "rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))

@@ -28,6 +28,9 @@ def verify(
     engine: EngineOpt = "transformers",
     engine_args: EngineArgsOpt = "",
     transformers: TransformersOpt = None,
+    prefix: Annotated[bool, typer.Option(
+        "--prefix", help="Check instead that earlier turns render the same when a later one arrives (training "
+                         "masks, KV-cache reuse).")] = False,
 ) -> None:
     """Verify a template token-exact against Meta's reference.
 
@@ -46,7 +49,7 @@ def verify(
     convs = iter_conversations(conversation, checks=checks) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
                              dialect=dialect, conversations=convs, tokenizer=user_tokenizer(tokenizer),
-                             limits=limits_from_env(), engine=chosen)
+                             limits=limits_from_env(), engine=chosen, prefix=prefix)
     if format is TextOrJson.json:
         write_json(report, sys.stdout)
     else:

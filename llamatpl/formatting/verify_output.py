@@ -38,6 +38,22 @@ def write_json(report: Report, out: TextIO) -> None:
     out.write(json.dumps(report_json(report), ensure_ascii=False) + "\n")
 
 
+def _write_prefix(report: Report, out: TextIO, head: str, rate: float, seed: int | None) -> None:
+    f = report.failure
+    if f is None:
+        out.write(f"PASS {head}: {report.examples} conversations prefix-stable (every earlier turn renders the "
+                  f"same when a later one arrives); {rate:.0f} conversations/s\n")
+        return
+    seeded = f", seed {seed}" if seed is not None else ""
+    out.write(f"FAIL {head}: {f.category} after {report.examples} conversations{seeded}\n\n")
+    out.write("Smallest conversation that breaks it (save it and re-run with --conversation FILE):\n")
+    out.write(json.dumps(f.conversation.to_data(), ensure_ascii=False) + "\n\n")
+    out.write(f"{f.error}:\n")
+    at = f.text_divergence or 0
+    out.write(f"  prefix: {snippet(f.expected, at)}\n")
+    out.write(f"  whole : {snippet(f.rendered or '', at)}\n")
+
+
 def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
     engine = "" if report.engine == "transformers" else f", as {report.engine} builds it"
     head = f"{report.template} (Llama {report.version}, reference dialect {report.dialect}{engine})"
@@ -49,6 +65,9 @@ def write_text(report: Report, out: TextIO, *, seed: int | None = None) -> None:
                   f"(not counted as passes); the first: {report.first_rejection}\n")
     if f is None and not report.accepted:
         out.write(f"FAIL {head}: {report.engine} rejected every conversation, so nothing was verified\n")
+        return
+    if report.prefix:
+        _write_prefix(report, out, head, rate, seed)
         return
     if f is None:
         out.write(f"PASS {head}: {report.accepted} conversations token-exact with Meta's reference, "

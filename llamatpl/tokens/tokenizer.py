@@ -94,6 +94,7 @@ class LlamaTokenizer:
             mergeable_ranks=_mergeable_ranks(),
             special_tokens=self.special_tokens,
         )
+        self._byte_lengths: list[int] | None = None
 
     def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
         """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added.
@@ -123,6 +124,21 @@ class LlamaTokenizer:
 
     def is_special(self, token_id: int) -> bool:
         return token_id in self.id_to_special
+
+    def byte_lengths(self) -> list[int]:
+        """Each token id's length in UTF-8 bytes (special tokens: their text), indexed by id."""
+        if self._byte_lengths is None:
+            table = [0] * (max(self.id_to_special) + 1)
+            for token_id in range(self._encoding.n_vocab):
+                if token_id in self.id_to_special:
+                    table[token_id] = len(self.id_to_special[token_id].encode("utf-8"))
+                else:
+                    try:
+                        table[token_id] = len(self._encoding.decode_single_token_bytes(token_id))
+                    except KeyError:  # an id with no token (a hole in the table)
+                        pass
+            self._byte_lengths = table
+        return self._byte_lengths
 
 
 def _split_long_runs(s: str) -> list[str]:

@@ -21,6 +21,7 @@ from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from .reference import Dialect, get_dialect
 from ..rendering.templates import ChatTemplate
+from .prefix import check_prefixes
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Report:
     #: conversations the serving engine refused (never a pass), and the first refusal's reason
     rejected: int = 0
     first_rejection: str | None = None
+    prefix: bool = False  # checked the prefix property instead of the reference
 
     @property
     def accepted(self) -> int:
@@ -62,20 +64,21 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
                     strict: bool = False, dialect: str | Dialect | None = None,
                     conversations: Iterable[Conversation] | None = None,
                     today: date = VERIFY_TODAY, tokenizer: Any = None, limits: Limits = DEFAULT_LIMITS,
-                    engine: Engine | None = None) -> Report:
+                    engine: Engine | None = None, prefix: bool = False) -> Report:
     """Verify ``template`` over ``conversations`` (each once) or ``examples`` generated ones.
 
     Fails on the first template fault; with ``strict`` an inherent token difference fails too.
     Under a serving ``engine``, conversations it refuses are counted in ``rejected`` and skipped.
+    With ``prefix``, checks the prefix property instead (:mod:`llamatpl.verification.prefix`).
     """
     v = version or template.version
     d = get_dialect(dialect or declared_dialect(template.text))
-    report = Report(template.name, v, d.name, strict=strict, engine=engine.name if engine else "transformers")
+    report = Report(template.name, v, d.name, strict=strict, prefix=prefix,
+                    engine=engine.name if engine else "transformers")
     started = time.perf_counter()
     if conversations is not None:
         for conv in conversations:
-            verdict = verify_conversation(template, conv, version=v, dialect=d, today=today, tokenizer=tokenizer,
-                                          timings=report.timings, limits=limits, engine=engine)
+            verdict = _judge(report, template, conv, v, d, today, tokenizer, limits, engine)
             _count(report, verdict)
             if not verdict.rejected and not verdict.passes(strict=strict):
                 report.failure = verdict
@@ -86,6 +89,14 @@ def verify_template(template: ChatTemplate, *, version: str | None = None, examp
     measured = sum(report.timings.values())
     report.timings = {"generation": max(report.seconds - measured, 0.0), **report.timings}
     return report
+
+
+def _judge(report: Report, template: ChatTemplate, conversation: Conversation, version: str, dialect: Dialect,
+           today: date, tokenizer: Any, limits: Limits, engine: Engine | None) -> Verdict:
+    if report.prefix:
+        return check_prefixes(template, conversation, today=today, limits=limits)
+    return verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
+                               tokenizer=tokenizer, timings=report.timings, limits=limits, engine=engine)
 
 
 def _count(report: Report, verdict: Verdict) -> None:
@@ -112,8 +123,7 @@ def _search(report: Report, template: ChatTemplate, version: str, dialect: Diale
         if limited is not None:  # a runaway template fails every example: do not wait out each deadline
             verdict = replace(limited, conversation=conversation)
         else:
-            verdict = verify_conversation(template, conversation, version=version, dialect=dialect, today=today,
-                                          tokenizer=tokenizer, timings=report.timings, limits=limits, engine=engine)
+            verdict = _judge(report, template, conversation, version, dialect, today, tokenizer, limits, engine)
             if not found:  # count what was generated, not the replays made while shrinking
                 _count(report, verdict)
         if verdict.rejected:

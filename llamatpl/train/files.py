@@ -1,0 +1,131 @@
+"""``llamatpl prepare``: a JSONL file of conversations to training rows, in input order, in one or
+several processes, into a file that is complete or absent.
+
+A bad line never takes good rows with it: each line's failure is caught where it happens (in the
+worker) and comes back in its place in the order, so with any number of jobs every good row before
+it has been written. ``on_error="stop"`` stops there and writes nothing (the error names the line);
+``"skip"`` writes every good row and records each bad line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import InputError, LlamatplError, UsageError
+from ..rendering.conversation import numbered_lines, parse_line
+from .masks import MaskJob
+from .sinks import RowSink
+
+BATCH = 2048  # lines handed to the worker pool at a time: bounds memory on any file size
+ON_ERROR = ("stop", "skip")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A bad input line: its number, its place (``data.jsonl:5``) and one line saying why."""
+
+    line: int
+    where: str
+    message: str
+
+    def record(self) -> str:
+        return json.dumps({"line": self.line, "where": self.where, "error": self.message}, ensure_ascii=False)
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+
+Item = tuple[str, str]  # (place, raw JSONL line)
+
+
+def encode_line(item: Item, job: MaskJob) -> dict[str, Any] | Failure:
+    """One JSONL line to a training row, or the reason it is bad."""
+    where, text = item
+    number = int(where.rpartition(":")[2])
+    try:
+        encoded = job.encode(parse_line(where, text, checks=job.checks))
+    except LlamatplError as exc:
+        message = exc.message if exc.message.startswith(f"{where}:") else f"{where}: {exc.message}"
+        return Failure(number, where, message)
+    return {"input_ids": encoded.input_ids, "assistant_mask": encoded.assistant_mask,
+            "labels": encoded.labels, "line": number}
+
+
+_WORKER: MaskJob | None = None
+
+
+def _start_worker(job: MaskJob) -> None:
+    global _WORKER
+    _WORKER = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
+    job.tokenizer.byte_lengths()
+
+
+def _work(item: Item) -> dict[str, Any] | Failure:
+    assert _WORKER is not None
+    return encode_line(item, _WORKER)
+
+
+def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Iterator[dict[str, Any] | Failure]:
+    """Rows (or failures) for many lines, in input order; ``jobs`` > 1 encodes in worker processes."""
+    job.tokenizer.byte_lengths()  # load once here; forked workers share it
+    if jobs <= 1:
+        for item in items:
+            yield encode_line(item, job)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    pool = (context or multiprocessing).Pool(jobs, initializer=_start_worker, initargs=(job,))
+    try:
+        source = iter(items)
+        while batch := list(itertools.islice(source, BATCH)):
+            yield from pool.imap(_work, batch, chunksize=32)
+    finally:
+        pool.terminate()
+
+
+def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, on_error: str = "stop",
+                 errors: str | Path | None = None, report: Callable[[Failure], None] | None = None,
+                 progress: Callable[[int], None] | None = None) -> Summary:
+    """Write one training row per conversation of the JSONL file ``path`` to ``output``.
+
+    With ``on_error="stop"`` the first bad line raises :class:`~llamatpl.errors.InputError` naming
+    it and nothing is written; with ``"skip"`` every good row is written and each bad line is passed
+    to ``report`` and recorded in ``errors`` (a JSONL file), if given.
+    """
+    if on_error not in ON_ERROR:
+        raise UsageError(f"--on-error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    if errors is not None and on_error != "skip":
+        raise UsageError("--errors: only with --on-error skip (a stop names the bad line on stderr)")
+    summary = Summary()
+    log: IO[str] | None = open(errors, "w", encoding="utf-8") if errors is not None else None
+    try:
+        with RowSink(output) as sink:
+            for outcome in encode_lines(numbered_lines(path), job, jobs=jobs):
+                if isinstance(outcome, Failure):
+                    if on_error == "stop":
+                        raise InputError(outcome.message)
+                    summary.failures.append(outcome)
+                    if report:
+                        report(outcome)
+                    if log is not None:
+                        log.write(outcome.record() + "\n")
+                else:
+                    sink.write(outcome)
+                if progress:
+                    progress(1)
+            summary.rows = sink.rows
+    finally:
+        if log is not None:
+            log.close()
+    return summary

@@ -1,0 +1,152 @@
+"""Assistant masks read off the rendered template, for any template: no list of known formats.
+
+For each assistant message ``i`` the template itself says where the assistant's own text starts
+and ends, by rendering two prefixes of the conversation (the way NVIDIA's Megatron-Bridge does):
+
+* ``messages[:i]`` with the generation prompt ends where the assistant starts generating (after
+  its header), and
+* ``messages[:i+1]`` without it ends after the assistant's turn (its content or tool call,
+  ``<|python_tag|>`` and the closing ``<|eot_id|>`` / ``<|eom_id|>`` included).
+
+Both must be prefixes of the whole prompt; a template that rewrites earlier turns when a later one
+arrives cannot give a mask, and the message where that happens is named. The character spans then
+become a 0/1 mask over the prompt's tokens, tokenized as a server does (special-token text parsed,
+no BOS added): a token is the assistant's when any of its bytes lies in a span, as transformers'
+``return_assistant_tokens_mask`` counts it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ..errors import InputError
+from ..rendering.conversation import Conversation
+from ..rendering.limits import DEFAULT_LIMITS, Limits
+from ..rendering.renderer import TRANSFORMERS, render_text
+from ..rendering.templates import ChatTemplate
+from ..tokens.tokenizer import LlamaTokenizer, get_tokenizer
+from ..verification.prefix import cut
+
+IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and transformers, TRL) skips
+
+
+class MaskError(InputError):
+    """The template's prompt cannot be split into the assistant's turns (not prefix-stable)."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One conversation as training data: the prompt, its token ids and the assistant mask."""
+
+    prompt: str
+    input_ids: list[int]
+    assistant_mask: list[int]
+    spans: tuple[tuple[int, int], ...]  # the assistant's character spans in ``prompt``
+
+    @property
+    def labels(self) -> list[int]:
+        return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask)]
+
+
+def assistant_spans(conversation: Conversation, render: Callable[[Conversation], str],
+                    prompt: str | None = None) -> tuple[tuple[int, int], ...]:
+    """The character spans of ``render(conversation)`` that the assistant generates.
+
+    Raises :class:`MaskError` naming the first assistant message whose prefixes are not prefixes
+    of the whole prompt.
+    """
+    full = render(conversation) if prompt is None else prompt
+    last = len(conversation.messages) - 1
+    spans: list[tuple[int, int]] = []
+    done = 0
+    for index, message in enumerate(conversation.messages):
+        if not isinstance(message, Mapping) or message.get("role") != "assistant":
+            continue
+        before = render(cut(conversation, index, True))
+        if index == last and conversation.continue_final_message:
+            through = full  # the open last turn runs to the end
+        elif index == last and not conversation.add_generation_prompt:
+            through = full
+        else:
+            through = render(cut(conversation, index + 1, False))
+        start, end = len(before), len(through)
+        if not full.startswith(through) or not through.startswith(before) or start < done:
+            stable_before = full.startswith(before) and start >= done
+            which = f"messages[:{index + 1}]" if stable_before else f"messages[:{index}] with the generation prompt"
+            raise MaskError(f"{conversation.name}: messages[{index}]: the template is not prefix-stable: "
+                            f"rendering {which} is not a prefix of the whole prompt, so the assistant's "
+                            "turn cannot be found (see llamatpl verify --prefix)")
+        if end > start:
+            spans.append((start, end))
+        done = end
+    return tuple(spans)
+
+
+def token_mask(prompt: str, ids: list[int], spans: tuple[tuple[int, int], ...],
+               byte_lengths: list[int]) -> list[int]:
+    """1 on every token whose bytes overlap a character span of ``prompt``, else 0."""
+    mask = [0] * len(ids)
+    if not spans:
+        return mask
+    ends = list(itertools.accumulate(map(byte_lengths.__getitem__, ids)))
+    starts = [0, *ends[:-1]]
+    for start, end in spans:
+        byte_start = len(prompt[:start].encode("utf-8"))
+        byte_end = byte_start + len(prompt[start:end].encode("utf-8"))
+        first = bisect.bisect_right(ends, byte_start)
+        stop = bisect.bisect_left(starts, byte_end)
+        mask[first:stop] = [1] * (stop - first)
+    return mask
+
+
+@dataclass(frozen=True)
+class MaskJob:
+    """How to turn conversations into training rows: the template, the engine and a pinned date.
+
+    ``today`` is pinned (to the day the job was made, by default) so that every prefix of a
+    conversation renders the same date line. Picklable, set once per worker process.
+    """
+
+    template: ChatTemplate
+    engine: Any = None  # an llamatpl.engines.Engine; None renders as transformers does
+    today: date | None = None
+    limits: Limits = DEFAULT_LIMITS
+    transformers: str = TRANSFORMERS
+
+    def __post_init__(self) -> None:
+        if self.today is None:
+            object.__setattr__(self, "today", date.today())
+
+    @property
+    def checks(self) -> str:
+        """How input is read: llamatpl's checks, or as the engine's request body."""
+        return "llamatpl" if self.engine is None or self.engine.name == "transformers" else "request"
+
+    @property
+    def tokenizer(self) -> LlamaTokenizer:
+        return get_tokenizer(self.template.version)
+
+    def read(self, data: Any, name: str) -> Conversation:
+        if self.checks == "request":
+            return Conversation.from_request(data, name=name)
+        return Conversation.from_data(data, name=name)
+
+    def render(self, conversation: Conversation) -> str:
+        if self.engine is not None:
+            return str(self.engine.render(conversation, self.template, today=self.today, limits=self.limits))
+        return render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
+                           special_tokens=self.template.special_tokens, today=self.today, limits=self.limits,
+                           name=self.template.name, transformers=self.transformers)
+
+    def encode(self, conversation: Conversation) -> Encoded:
+        """The prompt, its ids and the assistant mask for one conversation."""
+        prompt = self.render(conversation)
+        spans = assistant_spans(conversation, self.render, prompt)
+        tokenizer = self.tokenizer
+        ids = tokenizer.encode_prompt(prompt)
+        return Encoded(prompt, ids, token_mask(prompt, ids, spans, tokenizer.byte_lengths()), spans)

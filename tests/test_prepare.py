@@ -1,0 +1,168 @@
+"""``llamatpl prepare`` and ``encode_batch``: rows in input order, atomic output, bad lines handled as
+the issue asks, and the same rows through HF datasets (``map``, ``load_dataset("parquet")``) and Ray Data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llamatpl.errors import InputError, UsageError
+from llamatpl.rendering.templates import resolve_template
+from llamatpl.train.files import prepare_file
+from llamatpl.train.masks import MaskJob
+from llamatpl.verification.compare import VERIFY_TODAY
+
+ROOT = Path(__file__).resolve().parent.parent
+# conversations with one shape of message object, as an Arrow table holds them (no content parts)
+SAME_SHAPE = ["plain-chat", "multi-turn", "system-prompt", "tool-round-trip", "unicode", "no-generation-prompt"]
+BAD = '{"messages": [{"role": "user", "content": 5}]}'
+
+
+def _line(stem: str) -> str:
+    return json.dumps(json.loads((ROOT / "fixtures" / f"{stem}.json").read_text(encoding="utf-8")), ensure_ascii=False)
+
+
+def _data(tmp_path: Path, count: int, bad_at: tuple[int, ...] = ()) -> Path:
+    path = tmp_path / "data.jsonl"
+    lines = [BAD if n in bad_at else _line(SAME_SHAPE[n % len(SAME_SHAPE)]) for n in range(1, count + 1)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "llamatpl", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def _job() -> MaskJob:
+    return MaskJob(resolve_template("official:3.1"), today=VERIFY_TODAY)
+
+
+def _jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_rows_in_input_order_with_line_numbers_and_labels(tmp_path):
+    data = _data(tmp_path, 12)
+    out = tmp_path / "out.jsonl"
+    done = run("prepare", str(data), "-o", str(out), "--today", "2024-07-26")
+    assert done.returncode == 0, done.stderr
+    rows = _jsonl_rows(out)
+    assert [r["line"] for r in rows] == list(range(1, 13))
+    job = _job()
+    for row, text in zip(rows, data.read_text().splitlines()):
+        encoded = job.encode(job.read(json.loads(text), "x"))
+        assert row["input_ids"] == encoded.input_ids and row["assistant_mask"] == encoded.assistant_mask
+        assert row["labels"] == [t if m else -100 for t, m in zip(row["input_ids"], row["assistant_mask"])]
+    assert "wrote 12 rows" in done.stderr
+
+
+def test_stop_names_the_bad_line_and_writes_nothing(tmp_path):
+    data = _data(tmp_path, 20, bad_at=(7,))
+    out = tmp_path / "out.parquet"
+    out.write_text("an older file stays as it was")
+    done = run("prepare", str(data), "-o", str(out), "--jobs", "2")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{data}:7: messages[0].content:") and done.stderr.count("\n") == 1
+    assert out.read_text() == "an older file stays as it was"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_skip_keeps_every_good_row_with_any_jobs(tmp_path, jobs):
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    bad = (5, 3001, 4999)
+    data = _data(tmp_path, 5000, bad_at=bad)
+    out, errors = tmp_path / "out.parquet", tmp_path / "errors.jsonl"
+    done = run("prepare", str(data), "-o", str(out), "--on-error", "skip", "--errors", str(errors),
+               "--jobs", str(jobs), "--today", "2024-07-26")
+    assert done.returncode == 1
+    assert pq.read_table(out, columns=["line"]).column("line").to_pylist() == [n for n in range(1, 5001) if n not in bad]
+    assert [r["line"] for r in _jsonl_rows(errors)] == list(bad)
+    assert [line.split(": ")[0] for line in done.stderr.splitlines()[:3]] == [f"{data}:{n}" for n in bad]
+
+
+def test_interrupt_leaves_no_output_file(tmp_path):
+    data = _data(tmp_path, 50)
+    out = tmp_path / "out.jsonl"
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        prepare_file(str(data), out, _job(), progress=interrupt)
+    assert list(tmp_path.iterdir()) == [data]
+
+
+def test_library_stop_raises_and_usage_errors(tmp_path):
+    data = _data(tmp_path, 3, bad_at=(2,))
+    with pytest.raises(InputError, match=r"data.jsonl:2: messages\[0\]"):
+        prepare_file(str(data), tmp_path / "out.jsonl", _job())
+    with pytest.raises(UsageError, match="--errors"):
+        prepare_file(str(data), tmp_path / "out.jsonl", _job(), errors=tmp_path / "e.jsonl")
+    assert run("prepare", str(data), "-o", str(tmp_path / "out.csv")).returncode == 2
+
+
+def test_without_pyarrow_parquet_says_how_to_get_it(tmp_path, monkeypatch):
+    from llamatpl.train.sinks import RowSink
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(UsageError, match=r"pip install 'llamatpl\[train\]'"):
+        RowSink(tmp_path / "out.parquet")
+
+
+# --------------------------------------------------------------- beyond one machine
+
+
+def _cli_parquet(tmp_path: Path, data: Path) -> list[dict]:
+    """The CLI's rows, read back with HF datasets (offline) by their column names."""
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "rows.parquet"
+    assert run("prepare", str(data), "-o", str(out), "--today", "2024-07-26").returncode == 0
+    loaded = datasets.load_dataset("parquet", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
+    assert loaded.column_names == ["input_ids", "assistant_mask", "labels", "line"]
+    return [{k: row[k] for k in ("input_ids", "assistant_mask", "labels")} for row in loaded]
+
+
+KWARGS = {"template": "official:3.1", "today": "2024-07-26"}
+
+
+def test_datasets_map_gives_the_cli_rows(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from llamatpl.train import encode_batch
+
+    data = _data(tmp_path, 60)
+    want = _cli_parquet(tmp_path, data)
+    # whole conversations as JSON text, and the messages/tools columns of a JSON dataset (Arrow-unified)
+    texts = datasets.Dataset.from_dict({"conversation": data.read_text().splitlines()})
+    mapped = texts.map(encode_batch, batched=True, batch_size=16, num_proc=2, remove_columns=["conversation"],
+                       fn_kwargs={**KWARGS, "column": "conversation"})
+    assert [dict(row) for row in mapped] == want
+    table = datasets.load_dataset("json", data_files=str(data), split="train", cache_dir=str(tmp_path / "cache"))
+    mapped = table.map(encode_batch, batched=True, batch_size=16, remove_columns=table.column_names, fn_kwargs=KWARGS)
+    assert [dict(row) for row in mapped] == want
+
+
+def test_ray_data_map_batches_gives_the_cli_rows(tmp_path):
+    ray = pytest.importorskip("ray")
+    import ray.data
+
+    from llamatpl.train import encode_batch
+
+    data = _data(tmp_path, 30)
+    want = _cli_parquet(tmp_path, data)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True  # rows in input order
+    try:
+        texts = ray.data.read_text(str(data))  # as the docs show: each line in the "text" column
+        messages = ray.data.from_items([json.loads(t) for t in data.read_text().splitlines()])
+        for ds, column in ((texts, "text"), (messages, "messages")):
+            rows = ds.map_batches(encode_batch, batch_size=8, fn_kwargs={**KWARGS, "column": column}).take_all()
+            assert [{k: [int(x) for x in row[k]] for k in want[0]} for row in rows] == want
+    finally:
+        ray.shutdown()
