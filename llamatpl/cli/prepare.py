@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TransformersOpt, VersionOpt, app, engine_from
+from .app import (EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TransformersOpt, VersionOpt, app, engine_from,
+                  use_fast_backend)
 
 
 class OnError(str, Enum):
@@ -53,6 +54,7 @@ def prepare(
 
     tpl = resolve_template(template, version=version)
     chosen = engine_from(engine, engine_args, transformers) if engine != "transformers" or engine_args else None
+    use_fast_backend()  # engine_from does it too; transformers' own path renders without an engine here
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
                   transformers=transformers or TRANSFORMERS)
     RowSink(output)  # a wrong suffix or a missing pyarrow is a usage error before any work
