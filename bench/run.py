@@ -81,12 +81,12 @@ def bench_verify() -> None:
     from llamatpl.verification.search import verify_template
     from llamatpl.rendering.templates import resolve_template
 
-    template = resolve_template(str(ROOT / "tests" / "data" / "verify" / "3.0-correct.jinja"), version="3.0")
+    template = resolve_template("official:3.0")
     verify_template(template, examples=20)  # load the tokenizer first, as the CLI's start does
     report = verify_template(template, examples=1000, seed=0)
     total = sum(report.timings.values())
     where = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in report.timings.items())
-    print(f"verify: correct 3.0 template, 1000 examples in {report.seconds:.2f} s "
+    print(f"verify: official 3.0 template, 1000 examples in {report.seconds:.2f} s "
           f"({report.examples / report.seconds:.0f} conversations/s; goal < 4 s); time: {where}")
 
 

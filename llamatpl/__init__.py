@@ -30,6 +30,8 @@ _EXPORTS = {
     "iter_conversations": "rendering.conversation",
     "load_conversation": "rendering.conversation",
     "parse_tool_calls": "toolcalls.parser",
+    "parse_output": "toolcalls.parser",
+    "check_calls": "toolcalls.schema",
     "diff_templates": "diffing.differ",
     "lint_paths": "lint",
     "render": "engines.prompt",
@@ -51,7 +53,8 @@ if TYPE_CHECKING:
     from .rendering.limits import Limits
     from .engines.prompt import render
     from .rendering.templates import ChatTemplate, resolve_template
-    from .toolcalls.parser import parse_tool_calls
+    from .toolcalls.parser import parse_output, parse_tool_calls
+    from .toolcalls.schema import check_calls
     from .verification.compare import Verdict, verify_conversation
     from .verification.search import Report, verify_template
 

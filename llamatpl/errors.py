@@ -40,9 +40,10 @@ class EngineRejected(InputError):
     exception with a 400): for verify that is the template's fault, not the request's.
     """
 
-    def __init__(self, message: str, *, template_error: RenderError | None = None) -> None:
+    def __init__(self, message: str, *, template_error: RenderError | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.template_error = template_error
+        self.reason = reason or message  # "vllm rejects PLACE: WHY", without the conversation's name
 
 
 class TemplateNotFound(LlamatplError):
@@ -64,6 +65,10 @@ class RenderError(LlamatplError):
         super().__init__(message)
         self.line = line
         self.reason = reason or message
+
+
+class TemplateRaised(RenderError):
+    """The template refused the input on purpose, with ``raise_exception(message)``."""
 
 
 class SandboxViolation(RenderError):

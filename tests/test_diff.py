@@ -9,8 +9,8 @@ import pytest
 from conftest import ROOT
 from llamatpl.diffing.differ import diff_templates as diff, token_delta
 
-REQUIRED = {"bos", "knowledge_date", "today_date_default", "environment_ipython", "tools_placement",
-            "tool_role_header", "tool_call_format", "end_of_message_token", "python_tag", "content_trim",
+REQUIRED = {"format", "bos", "knowledge_date", "today_date_default", "environment_ipython", "tools_placement",
+            "tool_role_header", "object_tool_result", "tool_call_format", "end_of_message_token", "python_tag", "content_trim",
             "generation_prompt", "system_prompt_default", "images", "multiple_tool_calls"}
 
 
@@ -70,3 +70,25 @@ def test_cli_formats_and_exit_codes():
     pretty = run("3.0", "3.1", "--format", "pretty")
     assert pretty.returncode == 0 and "knowledge_date" in pretty.stdout
     assert run("3.0", "nope.jinja").returncode == 2
+
+
+def test_diff_of_given_conversations_reads_the_clock_unless_today_is_given(tmp_path):
+    """3.2 writes strftime_now's date where 3.1 writes 26 Jul 2024: with the real clock they differ."""
+    import datetime
+
+    from llamatpl.rendering.conversation import Conversation
+    from llamatpl.diffing.differ import diff_templates
+
+    conv = Conversation.from_data({"messages": [{"role": "user", "content": "Weather?"}],
+                                   "tools": [{"type": "function", "function": {"name": "get_weather"}}]})
+    today = datetime.date.today()
+    live = diff_templates("3.1", "3.2", conversations=[conv])
+    assert (live.conversations[0].a == live.conversations[0].b) == (today == datetime.date(2024, 7, 26))
+    assert "Today Date: " + today.strftime("%d %b %Y") in live.conversations[0].b
+    pinned = diff_templates("3.1", "3.2", conversations=[conv], today=datetime.date(2024, 7, 26))
+    assert pinned.conversations[0].a == pinned.conversations[0].b
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(conv.to_data()))
+    proc = subprocess.run([sys.executable, "-m", "llamatpl", "diff", "3.1", "3.2", "--conversation", str(path),
+                           "--today", "2024-07-26", "-f", "text"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0 and "1 of 1 conversations render identically" in proc.stdout

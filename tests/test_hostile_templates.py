@@ -89,3 +89,20 @@ def test_hostile_template_through_the_cli_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "size limit" in proc.stderr
+
+
+@pytest.mark.parametrize("text", [
+    "{% if true %}" * 3000 + "x" + "{% endif %}" * 3000,
+    "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+], ids=["3000-nested-ifs", "5000-nested-parentheses"])
+def test_too_deep_for_the_parser_is_a_syntax_finding_and_a_one_line_error(tmp_path, text):
+    path = tmp_path / "deep.jinja"
+    path.write_text(text)
+    conv = tmp_path / "c.json"
+    conv.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+    lint = subprocess.run([sys.executable, "-m", "llamatpl", "lint", str(path), "--version", "3.0"],
+                          capture_output=True, text=True, timeout=120)
+    assert lint.returncode == 1 and "LT001 does not parse: nested too deeply to parse" in lint.stdout, lint.stderr
+    render = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(conv), "--template", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert render.returncode == 2 and render.stderr == f"{path}: line 1: nested too deeply to parse\n"

@@ -25,6 +25,7 @@ LAYERS = [
     {"probes"},
     {"lint", "diffing", "train"},
     {"formatting"},
+    {"playground"},
     {"cli"},
 ]
 TOP = {"", "__main__", "_compat", "strategies"}

@@ -21,6 +21,9 @@ def test_rule_on_its_failing_and_passing_template(path):
     code = path.parent.name
     kind, version = path.stem.split("-", 1)
     found = lint_source(Source(str(path), path.read_text()), select_rules([code]), version=version)
+    # what only TGI's request handling causes (tools=[] gets a no_tool function, tool calls arrive as
+    # text) no template can pass: a passing template passes for every other engine
+    found = [f for f in found if kind == "fail" or f.engines != ("tgi",)]
     assert all(f.code == code for f in found)
     if kind == "fail":
         assert found, f"{code} did not fire on {path}"
@@ -43,11 +46,11 @@ def test_expected_findings_on_official_and_seed_templates():
     official = ROOT / "templates" / "official"
     c31 = _codes(official / "3.1.jinja")
     assert {"LL110", "LL111", "LL112"} <= c31 and not {"LL101", "LL103", "LL105"} & c31
-    c30 = _codes(official / "3.0.jinja")
-    assert "LL110" in c30 and not {"LL101", "LL103", "LL104"} & c30
+    c30 = _codes(official / "3.0.jinja")  # trimming is Llama 3.0's reference
+    assert not {"LL101", "LL103", "LL104", "LL110"} & c30
     assert "LL103" in _codes(ROOT / "fixtures" / "templates" / "3.1-seed-triple-eom.jinja")
-    correct = _codes(ROOT / "tests" / "data" / "verify" / "3.0-correct.jinja")
-    assert not {"LL101", "LL103", "LL104", "LL110"} & correct
+    no_trim = _codes(ROOT / "tests" / "data" / "verify" / "3.0-no-trim.jinja")
+    assert "LL110" in no_trim and not {"LL101", "LL103", "LL104"} & no_trim
 
 
 def test_findings_point_at_the_responsible_line():
@@ -91,7 +94,7 @@ def test_config_in_pyproject(tmp_path):
 def test_tokenizer_config_findings_point_at_the_chat_template_key(tmp_path):
     config = tmp_path / "tokenizer_config.json"
     config.write_text(json.dumps({"bos_token": "<|begin_of_text|>",
-                                  "chat_template": (ROOT / "templates" / "official" / "3.0.jinja").read_text()}, indent=1))
+                                  "chat_template": (ROOT / "tests" / "data" / "verify" / "3.0-no-trim.jinja").read_text()}, indent=1))
     found = [f for f in lint_paths([str(tmp_path)]) if f.code == "LL110"]
     assert found and found[0].path == str(config) and found[0].line == 3 and "(template line 3)" in found[0].message
 
@@ -162,7 +165,7 @@ def test_lint_reads_the_template_in_a_gguf_file(tmp_path):
     gguf = pytest.importorskip("gguf")
     path = tmp_path / "model.gguf"
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_chat_template((ROOT / "templates" / "official" / "3.0.jinja").read_text())
+    writer.add_chat_template((ROOT / "tests" / "data" / "verify" / "3.0-no-trim.jinja").read_text())
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -166,3 +166,24 @@ def test_ray_data_map_batches_gives_the_cli_rows(tmp_path):
             assert [{k: [int(x) for x in row[k]] for k in want[0]} for row in rows] == want
     finally:
         ray.shutdown()
+
+
+def test_no_generation_prompt_ends_each_row_with_the_assistants_own_end_token(tmp_path):
+    from llamatpl.verification.reference import encode
+    from llamatpl.rendering.conversation import Conversation
+    from llamatpl.tokens import get_tokenizer
+
+    data = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(data) + "\n")
+    rows = {}
+    for flag in ((), ("--no-generation-prompt",)):
+        out = tmp_path / f"out{len(flag)}.jsonl"
+        assert run("prepare", str(path), "-o", str(out), "--version", "3.0", *flag).returncode == 0
+        rows[bool(flag)] = json.loads(out.read_text())
+    plain = rows[True]
+    expected = encode(Conversation.from_data({**data, "add_generation_prompt": False}), version="3.0")
+    assert plain["input_ids"] == expected.ids(get_tokenizer("3.0"))  # Meta's reference, closed turn
+    assert plain["input_ids"][-1] == 128009 and plain["assistant_mask"][-1] == 1
+    assert rows[False]["input_ids"][-4:] == [128006, 78191, 128007, 271]  # the default keeps the header
+    assert rows[False]["assistant_mask"][-4:] == [0, 0, 0, 0]

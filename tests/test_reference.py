@@ -19,7 +19,7 @@ def _chat_format():
     return ChatFormat(Tokenizer.get_instance())
 
 
-def _meta_messages(conv: Conversation, expected):
+def _meta_messages(conv: Conversation, expected, strip: bool = False):
     """The same conversation as Meta's RawMessages; the 3.1 system block comes from our reference
     (ChatFormat leaves composing it to the caller) and everything else from the conversation."""
     from llama_models.datatypes import RawMessage, StopReason, ToolCall
@@ -48,21 +48,23 @@ def _meta_messages(conv: Conversation, expected):
             out.append(RawMessage(role="tool", content=content if isinstance(content, str) else
                                   json.dumps(content, ensure_ascii=False)))
         else:
-            out.append(RawMessage(role=m["role"], content=m["content"]))
+            out.append(RawMessage(role=m["role"], content=m["content"].strip() if strip else m["content"]))
     return out
 
 
 @given(conversations(version="3.0"))
 def test_30_reference_equals_chat_format(conv):
-    conv = replace(conv, add_generation_prompt=True)
+    # Llama 3.0's own ChatFormat (meta-llama/llama3 llama/tokenizer.py:216-222 at 0053e6b) is llama-models'
+    # header/content/eot layout with the content stripped: strip it, then let llama-models encode.
+    conv = replace(conv, add_generation_prompt=True, continue_final_message=False)
     expected = encode(conv, version="3.0")
-    meta = _chat_format().encode_dialog_prompt(_meta_messages(conv, expected)).tokens
+    meta = _chat_format().encode_dialog_prompt(_meta_messages(conv, expected, strip=True)).tokens
     assert expected.ids(get_tokenizer("3.0")) == meta
 
 
 @given(conversations(version="3.1", tools=False))
 def test_31_meta_dialect_equals_chat_format_with_builtin_calls(conv):
-    conv = replace(conv, add_generation_prompt=True)
+    conv = replace(conv, add_generation_prompt=True, continue_final_message=False)
     if conv.variables.get("builtin_tools") is None:
         return  # without built-ins every tool call is custom; covered below
     expected = encode(conv, version="3.1", dialect="meta")
@@ -72,7 +74,7 @@ def test_31_meta_dialect_equals_chat_format_with_builtin_calls(conv):
 
 @given(conversations(version="3.1", builtin_tools=False))
 def test_31_meta_dialect_equals_chat_format_with_custom_calls(conv):
-    conv = replace(conv, add_generation_prompt=True, variables={**conv.variables, "tools_in_user_message": False})
+    conv = replace(conv, add_generation_prompt=True, continue_final_message=False, variables={**conv.variables, "tools_in_user_message": False})
     expected = encode(conv, version="3.1", dialect="meta")
     meta = _chat_format().encode_dialog_prompt(_meta_messages(conv, expected)).tokens
     assert expected.ids(get_tokenizer("3.1")) == meta
@@ -85,5 +87,7 @@ def test_reference_matches_published_golden():
 
 def test_reference_keeps_content_verbatim_and_special_text_as_text():
     conv = Conversation.from_data([{"role": "user", "content": " <|eot_id|>\n"}])
-    ids = encode(conv, version="3.0").ids(get_tokenizer("3.0"))
-    assert ids.count(128009) == 1  # only the real end of turn
+    ids = encode(conv, version="3.1").ids(get_tokenizer("3.1"))
+    assert ids.count(128009) == 2  # the system block's and the real end of turn
+    assert " <|eot_id|>\n<|eot_id|>" in encode(conv, version="3.1").prompt
+    assert "\n\n<|eot_id|><|eot_id|>" in encode(conv, version="3.0").prompt  # 3.0 strips

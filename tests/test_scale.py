@@ -70,3 +70,19 @@ def test_single_fixture_still_writes_exact_bytes():
     fixture = str(ROOT / "fixtures" / "unicode.json")
     assert run("render", fixture, "-V", "3.2", "--today", "2024-07-26").stdout == render(
         load_conversation(fixture), version="3.2", today="2024-07-26")
+
+
+def test_jobs_write_every_good_row_before_a_bad_line(tmp_path):
+    """A bad line in the middle of a chunk of work must not take the good lines of that chunk with it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "data.jsonl"
+    lines = [json.dumps({"messages": [{"role": "user", "content": f"hi {i}"}]}) for i in range(300)]
+    lines.insert(200, "{not json")
+    path.write_text("\n".join(lines) + "\n")
+    done = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(path), "--format", "ids", "--jobs", "2",
+                           "--version", "3.1"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"{path}:201: not valid JSON")
+    assert len(done.stdout.splitlines()) == 200

@@ -31,18 +31,26 @@ def test_verify_catches_broken_template(name, category):
     assert report.failure.category == category
 
 
-def test_verify_passes_correct_non_trimming_30_with_only_inherent_findings():
-    report = verify_template(resolve_template(str(DATA / "3.0-correct.jinja")), examples=200, seed=0)
+def test_official_30_passes_against_the_30_reference_with_only_inherent_findings():
+    # Llama 3.0's reference (meta-llama/llama3 llama/tokenizer.py:219 at 0053e6b) strips content, as
+    # the official template's | trim does.
+    report = verify_template(resolve_template("official:3.0"), version="3.0", examples=200, seed=0)
     assert report.ok, report.failure
     assert report.inherent["special-token-injection"] > 0  # the strategy does hunt for them
-    strict = verify_template(resolve_template(str(DATA / "3.0-correct.jinja")), examples=200, seed=0, strict=True)
+    strict = verify_template(resolve_template("official:3.0"), examples=200, seed=0, strict=True)
     assert not strict.ok and strict.failure.inherent in ("boundary-merge", "special-token-injection")
+
+
+def test_a_30_template_without_trim_fails_with_a_content_category():
+    report = verify_template(resolve_template(str(DATA / "3.0-no-trim.jinja"), version="3.0"), examples=100, seed=0)
+    assert not report.ok and report.failure.category == "untrimmed-content"
+    verdict = verify(str(DATA / "3.0-no-trim.jinja"), [{"role": "user", "content": "hi "}], version="3.0")
+    assert verdict.category == "untrimmed-content" and verdict.reasons == ()  # 3.0's sources agree
 
 
 # The official templates' known faults (../shared/FACTS.md), each pinned to its category so a change
 # in a template's behaviour, or in llamatpl's judgement of it, is noticed.
 KNOWN_FAULTS = [
-    ("3.0", [{"role": "user", "content": "hi "}], {}, "trimmed-content"),
     ("3.1", [{"role": "user", "content": " hi"}], {}, "trimmed-content"),
     ("3.1", [{"role": "user", "content": "w"}, {"role": "assistant", "tool_calls": [
         {"function": {"name": "f", "arguments": {}}}]}, {"role": "tool", "content": "sunny, 20C"}], {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tool-output"),
@@ -64,8 +72,8 @@ def test_official_template_known_fault(version, messages, extra, category):
     assert verdict.category == category, verdict
 
 
-@pytest.mark.parametrize("version", ["3.0", "3.1", "3.2", "3.2-vision"])
-def test_every_official_template_fails_the_search_with_a_known_category(version):
+@pytest.mark.parametrize("version", ["3.1", "3.2", "3.2-vision"])
+def test_every_later_official_template_fails_the_search_with_a_known_category(version):
     report = verify_template(resolve_template(f"official:{version}"), examples=100, seed=0)
     assert not report.ok and report.failure.category in CATEGORIES
 
@@ -75,16 +83,17 @@ def test_verify_cli_exit_codes_and_json(tmp_path):
         return subprocess.run([sys.executable, "-m", "llamatpl", "verify", *args], capture_output=True, text=True,
                               timeout=300, cwd=ROOT)
 
-    bad = run("official:3.0", "--examples", "50", "--format", "json")
+    no_trim = str(DATA / "3.0-no-trim.jinja")
+    bad = run(no_trim, "--version", "3.0", "--examples", "50", "--format", "json")
     assert bad.returncode == 1
     doc = json.loads(bad.stdout)
-    assert doc["ok"] is False and doc["category"] == "trimmed-content"
+    assert doc["ok"] is False and doc["category"] == "untrimmed-content"
     assert set(doc) >= {"examples", "counterexample", "first_divergence", "expected_ids", "actual_ids", "inherent"}
     saved = tmp_path / "counterexample.json"
     saved.write_text(json.dumps(doc["counterexample"]))
-    again = run("official:3.0", "--conversation", str(saved))
-    assert again.returncode == 1 and "trimmed-content" in again.stdout
-    good = run(str(DATA / "3.0-correct.jinja"), "--version", "3.0", "--examples", "50")
+    again = run(no_trim, "--version", "3.0", "--conversation", str(saved))
+    assert again.returncode == 1 and "untrimmed-content" in again.stdout
+    good = run("official:3.0", "--version", "3.0", "--examples", "50")
     assert good.returncode == 0 and good.stdout.startswith("PASS")
     assert run("official:3.0", "--examples", "0").returncode == 2
 

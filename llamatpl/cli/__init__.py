@@ -10,7 +10,7 @@ import sys
 
 from ..errors import EXIT_ERROR, LlamatplError, UsageError
 # Each module registers its command on app; importing them in this order is the order --help lists.
-from . import render, verify, lint, caps, diff, parse, prepare, export  # noqa: F401  # isort: skip
+from . import render, verify, lint, caps, diff, parse, prepare, export, playground  # noqa: F401  # isort: skip
 from .app import app
 
 __all__ = ["app", "main"]

@@ -69,15 +69,21 @@ def _root(
     """Render, diff, lint and verify Llama 3.x chat templates."""
 
 
-def engine_from(name: str, engine_args: str, transformers: str | None) -> Engine:
-    """The engine named by --engine, set up with --engine-args (usage errors name the option).
+def engine_from(name: str, engine_args: str, transformers: str | None, *, option: str = "--engine") -> Engine:
+    """The engine named by ``option``, set up with --engine-args (usage errors name the option).
 
-    Every command that renders asks for its engine here, so this is also where the fast backend's
-    check is switched on, with its verdicts kept on disk (``$XDG_CACHE_HOME/llamatpl/backend``)."""
+    Every command that renders asks for its engine here, so this is also where the fast backend is
+    switched on, with its verdicts kept on disk (``$XDG_CACHE_HOME/llamatpl/backend``)."""
     from ..engines import get_engine
+    from ..errors import UsageError
 
     use_fast_backend()
-    return get_engine(name, engine_args=engine_args, transformers=transformers)
+    try:
+        return get_engine(name, engine_args=engine_args, transformers=transformers)
+    except UsageError as exc:
+        if option != "--engine" and exc.message.startswith("--engine: "):
+            raise UsageError(option + exc.message.removeprefix("--engine")) from None
+        raise
 
 
 def use_fast_backend() -> None:
@@ -104,7 +110,12 @@ def user_tokenizer(path: str | None) -> UserTokenizer | None:
 
 def say_assumed_version(tpl: ChatTemplate, fmt: str) -> None:
     """When the version was read off the template's text, say so (on stderr: stdout stays exact)."""
-    if tpl.version_reason.startswith("detected") and fmt != "pretty":
+    if fmt == "pretty":
+        return
+    found = tpl.format
+    if not found.is_llama3:
+        sys.stderr.write(f"{tpl.name}: format {found.describe()}; rendered as written\n")
+    elif tpl.version_reason.startswith("detected"):
         sys.stderr.write(f"{tpl.name}: assuming Llama {tpl.version} ({tpl.version_reason}); "
                          "pass --version to choose\n")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .app import EngineArgsOpt, TextOrJson, VersionOpt, app
+
+if TYPE_CHECKING:
+    from ..rendering.templates import ChatTemplate
 
 
 @app.command()
@@ -32,26 +35,27 @@ def caps(
         from ..engines.llamacpp import capabilities as engine_capabilities
 
         found = engine_capabilities(tpl)
-        _write(tpl.name, tpl.version, found, format, {"engine": chosen.name, "verdicts": VERDICTS},
-               f"{tpl.name} (Llama {tpl.version}): {VERDICTS} verdicts\n")
+        _write(tpl, found, format, {"engine": chosen.name, "verdicts": VERDICTS}, f": {VERDICTS} verdicts")
         return
     through = chosen if chosen is not None and chosen.name != "transformers" else None
     own = {c.name: {"supported": c.supported, "detail": c.detail} for c in capabilities(tpl, engine=through)}
     if through is None:
-        _write(tpl.name, tpl.version, own, format, {}, f"{tpl.name} (Llama {tpl.version})\n")
+        _write(tpl, own, format, {}, "")
         return
-    _write(tpl.name, tpl.version, own, format, {"engine": through.name, "verdicts": "llamatpl's probes"},
-           f"{tpl.name} (Llama {tpl.version}): llamatpl's probes through {through.name}'s request handling\n")
+    _write(tpl, own, format, {"engine": through.name, "verdicts": "llamatpl's probes"},
+           f": llamatpl's probes through {through.name}'s request handling")
 
 
-def _write(name: str, version: str, found: dict[str, dict[str, Any]], format: TextOrJson,
-           extra: dict[str, str], header: str) -> None:
+def _write(tpl: ChatTemplate, found: dict[str, dict[str, Any]], format: TextOrJson,
+           extra: dict[str, str], how: str) -> None:
     import json
 
+    shape = tpl.format
     if format is TextOrJson.json:
-        doc = {"template": name, "version": version, **extra, "capabilities": found}
+        doc = {"template": tpl.name, "version": tpl.version, "format": shape.as_json(), **extra, "capabilities": found}
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
-    sys.stdout.write(header)
+    label = f"Llama {tpl.version}" if shape.is_llama3 else f"{shape.label}, not Llama 3.x: {shape.reason}"
+    sys.stdout.write(f"{tpl.name} ({label}){how}\n")
     for cap, verdict in found.items():
         sys.stdout.write(f"  {'yes' if verdict['supported'] else 'no ':<4} {cap:<24} {verdict['detail']}\n")

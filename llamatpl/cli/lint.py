@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import VersionOpt, app
+from .app import EngineArgsOpt, VersionOpt, app, engine_from
 
 
 class LintFormat(str, Enum):
@@ -34,6 +34,7 @@ def lint(
     engine: Annotated[Optional[list[str]], typer.Option(
         "--engine", "-e", help="Report only what users of this serving engine meet (repeatable; default: "
                                "every engine, each finding tagged with the engines it affects).")] = None,
+    engine_args: EngineArgsOpt = "",
 ) -> None:
     """Lint chat templates (files, tokenizer_config.json, folders).
 
@@ -45,9 +46,15 @@ def lint(
     config = find_config()
     formatter = FORMATTERS[format.value](sys.stdout)
     from ..engines import NAMES
+    from ..errors import UsageError
 
+    names = _codes(engine) or list(NAMES)
+    served = [n for n in names if n != "transformers"]
+    if engine_args and len(served) != 1:
+        raise UsageError("--engine-args: name the one serving engine they belong to with --engine")
+    chosen = [engine_from(n, engine_args if n != "transformers" else "", None) for n in names]
     findings = lint_paths(paths, version=version or config.version, select=_codes(select) or config.select,
-                          ignore=[*config.ignore, *_codes(ignore)], jobs=jobs, engines=_codes(engine) or NAMES)
+                          ignore=[*config.ignore, *_codes(ignore)], jobs=jobs, engines=chosen)
     failed = False
     formatter.start()
     for finding in findings:

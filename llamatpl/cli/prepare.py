@@ -35,6 +35,9 @@ def prepare(
     progress: Annotated[Optional[bool], typer.Option(
         "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal).")] = None,
     transformers: TransformersOpt = None,
+    no_generation_prompt: Annotated[bool, typer.Option(
+        "--no-generation-prompt", help="No trailing assistant header after the last turn (a training row "
+                                       "that ends with the assistant's answer).")] = False,
     engine: EngineOpt = "transformers",
     engine_args: EngineArgsOpt = "",
 ) -> None:
@@ -56,7 +59,7 @@ def prepare(
     chosen = engine_from(engine, engine_args, transformers) if engine != "transformers" or engine_args else None
     use_fast_backend()  # engine_from does it too; transformers' own path renders without an engine here
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
-                  transformers=transformers or TRANSFORMERS)
+                  transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None)
     RowSink(output)  # a wrong suffix or a missing pyarrow is a usage error before any work
 
     def report(failure: Failure) -> None:

@@ -22,20 +22,26 @@ def verify(
         "--conversation", "-c", help="Check these conversations (JSON or JSONL) instead of generating.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on inherent token differences too.")] = False,
     dialect: Annotated[Optional[str], typer.Option(
-        "--dialect", help="Reference dialect (official, meta, tuned); default: what the template declares.")] = None,
+        "--dialect", help="Reference dialect (official, meta, tuned-3.1, tuned-3.2), optionally with a source per "
+        "disputed point: official,tools-placement=doc (sources: template, doc, reference; docs/reference.md); "
+        "default: what the template declares.")] = None,
+    features: Annotated[Optional[str], typer.Option(
+        "--features", help="Only these feature areas, comma-separated (plain-chat, tools-in-system, "
+        "custom-tool-call, parallel-calls, continue-final-message, combined, ...).")] = None,
     format: Annotated[TextOrJson, typer.Option("--format", "-f")] = TextOrJson.text,
     tokenizer: TokenizerOpt = None,
-    engine: EngineOpt = "transformers",
-    engine_args: EngineArgsOpt = "",
-    transformers: TransformersOpt = None,
     prefix: Annotated[bool, typer.Option(
         "--prefix", help="Check instead that earlier turns render the same when a later one arrives (training "
                          "masks, KV-cache reuse).")] = False,
+    engine: EngineOpt = "transformers",
+    engine_args: EngineArgsOpt = "",
+    transformers: TransformersOpt = None,
 ) -> None:
     """Verify a template token-exact against Meta's reference.
 
-    Searches generated conversations for one that breaks the template, and shows the smallest.
-    Exit 0 clean, 1 a counterexample, 2 bad input.
+    Searches each feature area (plain chat, tools, tool calls and results, content parts, images,
+    continue_final_message, prefill, ...) on its own: a table of pass / fail / disputed / unsupported,
+    then each failing area's smallest counterexample. Exit 0 clean, 1 a failing area, 2 bad input.
     """
     from ..rendering.conversation import iter_conversations
     from ..formatting.verify_output import write_json, write_text
@@ -49,7 +55,8 @@ def verify(
     convs = iter_conversations(conversation, checks=checks) if conversation else None
     report = verify_template(tpl, version=tpl.version, examples=examples, seed=seed, strict=strict,
                              dialect=dialect, conversations=convs, tokenizer=user_tokenizer(tokenizer),
-                             limits=limits_from_env(), engine=chosen, prefix=prefix)
+                             limits=limits_from_env(), engine=chosen, prefix=prefix,
+                             features=[f.strip() for f in features.split(",") if f.strip()] if features else None)
     if format is TextOrJson.json:
         write_json(report, sys.stdout)
     else:

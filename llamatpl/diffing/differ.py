@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from ..verification.compare import VERIFY_TODAY, first_difference
@@ -77,6 +78,7 @@ class DiffReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.a.name, "b": self.b.name, "engine_a": self.engine_a, "engine_b": self.engine_b,
+            "format_a": self.a.format.as_json(), "format_b": self.b.format.as_json(),
             "features": self.features,
             "conversations": [{"name": c.name, "identical": c.identical, "token_delta": c.token_delta,
                                "a_error": c.a_error, "b_error": c.b_error,
@@ -102,8 +104,12 @@ def fixture_battery() -> list[Conversation]:
 
 
 def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversations: Iterable[Conversation] | None = None,
-                   engine_a: Engine | None = None, engine_b: Engine | None = None) -> DiffReport:
+                   engine_a: Engine | None = None, engine_b: Engine | None = None,
+                   today: date | None = None) -> DiffReport:
     """Compare two templates (versions, names or paths) by feature, then per conversation.
+
+    ``today`` pins ``strftime_now``; without it, given ``conversations`` render with the real clock,
+    as ``render`` does (so 3.2's date line shows today), and the built-in fixtures with 26 Jul 2024.
 
     ``engine_a`` / ``engine_b`` build each side's prompt as that serving engine does (the same
     template on two engines is a diff of the engines); a conversation an engine refuses is a row
@@ -113,31 +119,40 @@ def diff_templates(a: str | ChatTemplate, b: str | ChatTemplate, *, conversation
     tb = b if isinstance(b, ChatTemplate) else resolve_template(b)
     report = DiffReport(ta, tb, engine_a=engine_a.name if engine_a else "transformers",
                         engine_b=engine_b.name if engine_b else "transformers")
-    fa, fb = features(ta), features(tb)
-    report.features = {k: {"a": fa[k], "b": fb[k]} for k in fa}
+    fa, fb = features(ta, engine=engine_a), features(tb, engine=engine_b)
+    # the prompt format is found first: a Llama 3 template against a ChatML one differs in kind
+    report.features = {"format": {"a": _format_label(ta), "b": _format_label(tb)},
+                       **{k: {"a": fa[k], "b": fb[k]} for k in fa}}
+    day = today if today is not None else (VERIFY_TODAY if conversations is None else None)
     for conv in (fixture_battery() if conversations is None else conversations):
-        report.conversations.append(_compare(ta, tb, conv, engine_a, engine_b))
+        report.conversations.append(_compare(ta, tb, conv, engine_a, engine_b, day))
     return report
 
 
-def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None) -> tuple[str | None, str | None, bool]:
+def _format_label(template: ChatTemplate) -> str:
+    found = template.format
+    return "Llama 3 headers" if found.is_llama3 else f"{found.label} ({found.reason})"
+
+
+def _render(template: ChatTemplate, conv: Conversation, engine: Engine | None,
+            today: date | None) -> tuple[str | None, str | None, bool]:
     try:
         if engine is not None:
-            return engine.render(Conversation.from_request(conv), template, today=VERIFY_TODAY), None, False
+            return engine.render(Conversation.from_request(conv), template, today=today), None, False
         return render_text(template.text_for(has_tools=conv.tools is not None), conv,
-                           special_tokens=template.special_tokens, today=VERIFY_TODAY, name=template.name), None, False
+                           special_tokens=template.special_tokens, today=today, name=template.name), None, False
     except EngineRejected as exc:
         if exc.template_error is not None:
             return None, exc.template_error.reason, False
-        return None, exc.message.split(": ", 1)[-1], True
+        return None, exc.reason, True
     except (RenderError, InputError) as exc:
         return None, exc.reason if isinstance(exc, RenderError) else exc.message, False
 
 
 def _compare(ta: ChatTemplate, tb: ChatTemplate, conv: Conversation, engine_a: Engine | None = None,
-             engine_b: Engine | None = None) -> ConversationDiff:
-    a, a_error, a_rejected = _render(ta, conv, engine_a)
-    b, b_error, b_rejected = _render(tb, conv, engine_b)
+             engine_b: Engine | None = None, today: date | None = VERIFY_TODAY) -> ConversationDiff:
+    a, a_error, a_rejected = _render(ta, conv, engine_a, today)
+    b, b_error, b_rejected = _render(tb, conv, engine_b, today)
     delta = None
     if a is not None and b is not None and a != b:
         ids_a = get_tokenizer(ta.version).encode_prompt(a)

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from .base import Engine
 
 # engine name -> module under llamatpl.engines
-MODULES = {"transformers": "transformers", "vllm": "vllm", "llama.cpp": "llamacpp"}  # tgi joins as it lands
+MODULES = {"transformers": "transformers", "vllm": "vllm", "llama.cpp": "llamacpp", "tgi": "tgi"}
 NAMES = tuple(MODULES)
 DEFAULT = "transformers"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import shlex
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -32,7 +33,10 @@ class Engine:
     transformers_pin: ClassVar[str | None] = None
 
     def __init__(self, *, engine_args: str | Sequence[str] = "", transformers: str | None = None) -> None:
-        args = shlex.split(engine_args) if isinstance(engine_args, str) else list(engine_args)
+        try:
+            args = shlex.split(engine_args) if isinstance(engine_args, str) else list(engine_args)
+        except ValueError as exc:  # an unbalanced quote
+            raise UsageError(f"--engine-args: {exc}: {engine_args!r}") from None
         self.options = self.parse_args(args)
         self.transformers = self.check_transformers(transformers)
 
@@ -76,7 +80,11 @@ class Engine:
         return ", ".join(s for a in parser._actions for s in a.option_strings)
 
     def check_transformers(self, transformers: str | None) -> str | None:
-        """The transformers release to match; an engine pinned to another one makes it a usage error."""
+        """The transformers release to match; an engine that does not render through transformers,
+        or is pinned to another release, makes it a usage error."""
+        if transformers is not None and self.transformers_pin is None and self.name != "transformers":
+            raise UsageError(f"--engine {self.name} --transformers {transformers}: {self.name} does not render "
+                             "with transformers' apply_chat_template")
         return transformers
 
     # ------------------------------------------------------------------ the work
@@ -91,8 +99,22 @@ class Engine:
 
     def as_request(self, conversation: Conversation) -> Conversation:
         """``conversation`` in the shapes this engine accepts, as its request body (for verify: the
-        strategies generate llamatpl conversations; each engine sends them as its users would)."""
-        return Conversation.from_request(request_of(conversation), name=conversation.name)
+        strategies generate llamatpl conversations; each engine sends them as its users would).
+
+        By default a content that is neither text nor a list of parts (a tool result given as an
+        object, as llamatpl's own format allows) goes as its JSON text, as the OpenAI API wants it."""
+        body = dict(request_of(conversation))
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            body["messages"] = [{**m, "content": json.dumps(m["content"], ensure_ascii=False)}
+                                if isinstance(m, Mapping) and isinstance(m.get("content"), (dict, int, float, bool))
+                                else m for m in messages]
+        return Conversation.from_request(body, name=conversation.name)
+
+    def meaning(self, conversation: Conversation) -> Conversation:
+        """What the prompt this engine builds stands for, in llamatpl's terms: the conversation the
+        reference encodes for verify (llama.cpp reads a trailing assistant turn as a prefill)."""
+        return conversation
 
     # ------------------------------------------------------------------ helpers for engine modules
 
@@ -100,8 +122,8 @@ class Engine:
                template_error: RenderError | None = None) -> EngineRejected:
         """``conv.json: vllm rejects messages[1].tool_calls[0].function.arguments: an object; ...``"""
         where = f"{path}: " if path else ""
-        return EngineRejected(f"{conversation.name}: {self.name} rejects {where}{reason}",
-                              template_error=template_error)
+        said = f"{self.name} rejects {where}{reason}"
+        return EngineRejected(f"{conversation.name}: {said}", template_error=template_error, reason=said)
 
 
 def _in_backend_scope(render: Any) -> Any:

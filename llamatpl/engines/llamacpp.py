@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -60,6 +61,15 @@ class LlamaCpp(Engine):
         if options.reasoning != "auto":  # arg.cpp: --reasoning on|off sets the enable_thinking kwarg
             options.kwargs = {**options.kwargs, "enable_thinking": options.reasoning == "on"}
         return options
+
+    def meaning(self, conversation: Conversation) -> Conversation:
+        """``oaicompat_chat_params_parse``: with prefill on, a trailing assistant message without an
+        explicit ``continue_final_message`` is continued, not closed."""
+        body = request_of(conversation)
+        last = conversation.messages[-1] if conversation.messages else {}
+        if self.options.prefill and "continue_final_message" not in body and last.get("role") == "assistant":
+            return replace(conversation, continue_final_message=True, add_generation_prompt=False)
+        return conversation
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
                limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:

@@ -82,10 +82,13 @@ class Vllm(Engine):
         return transformers
 
     def as_request(self, conversation: Conversation) -> Conversation:
-        """As a vLLM user sends it: tool-call arguments as JSON text, calls with an id and
-        ``"type": "function"``, and ``""`` for null content outside assistant messages."""
-        body = dict(request_of(conversation))
+        """As a vLLM user sends it: tool-call arguments and object tool results as JSON text, calls
+        with an id and ``"type": "function"``, ``""`` for null content outside assistant messages,
+        and ``add_generation_prompt: false`` beside ``continue_final_message``."""
+        body = dict(request_of(super().as_request(conversation)))
         body["messages"] = [_accepted_message(m, i) for i, m in enumerate(body["messages"])]
+        if body.get("continue_final_message") and "add_generation_prompt" not in body:
+            body["add_generation_prompt"] = False  # check_generation_prompt: the default true is refused
         return Conversation.from_request(body, name=conversation.name)
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,

@@ -33,5 +33,7 @@ def write_pretty(item: Rendered, template: ChatTemplate, out: TextIO) -> None:
     head = Text(f"{item.conversation.name} · {template.name} · Llama {template.version}", style="bold")
     if template.version_reason not in ("given", "named"):
         head.append(f" ({template.version_reason})", style="dim")
+    if item.engine != "transformers":
+        head.append(f" · as {item.engine} builds it", style="bold")
     console.print(head)
     console.print(prompt_text(item.prompt), soft_wrap=True)

@@ -10,11 +10,12 @@ from typing import TypeVar
 import jinja2
 from jinja2 import meta, nodes
 
-from ..rendering.environment import ENVIRONMENT
+from ..rendering.environment import ENVIRONMENT, parse_template
 from ..errors import LlamatplError, RenderError
 from ..rendering.limits import Limits
 from ..engines.base import Engine
 from ..probes.run import ProbeRun, ProbeSet
+from ..probes.shapes import CAPS_PROBES
 from ..tokens.tokenizer import special_tokens
 from .finding import Finding, RuleIdentity
 
@@ -44,6 +45,7 @@ class LintContext:
     line_map: Callable[[int], tuple[int, str]] | None = None
     engine: Engine | None = None  # probes go through this serving engine's request handling
     baseline: ProbeSet | None = None  # transformers' probe renders, shared by the engines' contexts
+    tokenizer_tokens: frozenset[str] | None = None  # the model's own tokenizer's special tokens, when given
 
     @cached_property
     def _probes(self) -> ProbeSet:
@@ -54,7 +56,7 @@ class LintContext:
     @cached_property
     def parsed(self) -> nodes.Template | jinja2.TemplateSyntaxError:
         try:
-            return ENVIRONMENT.parse(self.source)
+            return parse_template(self.source)
         except jinja2.TemplateSyntaxError as exc:
             return exc
 
@@ -111,7 +113,7 @@ class LintContext:
     def probe(self, name: str) -> ProbeRun | None:
         """The probe rendered through this template, or ``None`` if the version lacks the feature
         or the template does not compile."""
-        if name not in PROBES_FOR[self.version] or self.compile_error is not None:
+        if (name not in PROBES_FOR[self.version] and name not in CAPS_PROBES) or self.compile_error is not None:
             return None
         run = self._probes.get(name)
         return None if run.rejected else run  # a request the engine refuses: its users never meet it

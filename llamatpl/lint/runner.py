@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..engines import NAMES as ENGINE_NAMES
-from ..engines import get_engine
+from ..engines import Engine, get_engine
 from ..errors import LlamatplError
-from ..versions import detect_version, normalize_version
+from ..tokens.vocabulary import tokens_beside, tokens_in_gguf_file, tokens_of_config
+from ..versions import DEFAULT_VERSION, detect_format, normalize_version
 from .context import LintContext
 from .finding import Finding
 from .catalog import select_rules
@@ -44,30 +45,51 @@ class Source:
     path: str
     text: str
     line_map: Callable[[int], tuple[int, str]] | None = None
+    #: the special tokens the model's own tokenizer defines, when a tokenizer comes with the template
+    tokens: frozenset[str] | None = None
 
 
 def lint_source(source: Source, rules: Iterable[type[Rule]], *, version: str | None = None,
-                engines: Sequence[str] = ENGINE_NAMES) -> list[Finding]:
+                engines: Sequence[str | Engine] = ENGINE_NAMES) -> list[Finding]:
     """All findings of ``rules`` on one template, suppressions applied, in line order.
 
     The probes go through each of ``engines``' request handling; a finding carries the engines
     whose run produced it (the same rule, line and message), in the order given.
     """
-    v = normalize_version(version) if version else detect_version(source.text).version
-    rules = list(rules)
+    found_format = detect_format(source.text)
+    v = normalize_version(version) if version else (found_format.version or DEFAULT_VERSION)
+    # a template in another format (ChatML, Llama 4, Mistral, ...) gets only the format-independent rules
+    rules = [r for r in rules if found_format.is_llama3 or not r.code.startswith("LL")]
     suppressions = Suppressions.parse(source.text)
-    baseline = LintContext(source.path, source.text, v, source.line_map)
+    baseline = LintContext(source.path, source.text, v, source.line_map, tokenizer_tokens=source.tokens)
     tagged: dict[Finding, list[str]] = {}
     general = [r for r in rules if r.backend_of is None]
-    for name in engines:
-        engine = get_engine(name)
+    chosen = [_engine(name) for name in engines]  # set up once: each engine parses its server flags
+    for engine in chosen:
         ctx = baseline if engine.name == "transformers" else LintContext(
-            source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes)
+            source.path, source.text, v, source.line_map, engine=engine, baseline=baseline._probes,
+            tokenizer_tokens=source.tokens)
         own = [r for r in rules if r.backend_of == engine.name]
         for finding in _check(ctx, general, v, suppressions) | _check(baseline, own, v, suppressions):
             tagged.setdefault(finding, []).append(engine.name)
-    findings = [f._replace(engines=tuple(names)) for f, names in tagged.items()]
+    untraced = {engine.name for engine in chosen if engine.backend != "jinja2"}
+    findings = [f._replace(engines=tuple(names)) for f, names in _merge_untraced(tagged, untraced).items()]
     return sorted(findings, key=lambda f: (f.line, f.code, f.message))
+
+
+def _merge_untraced(tagged: dict[Finding, list[str]], untraced: set[str]) -> dict[Finding, list[str]]:
+    """A backend that cannot trace (minijinja) puts its findings on line 1; where the same finding
+    (code and message) stands on a real line for other engines, it is the same one: merge the tags."""
+    merged = dict(tagged)
+    for finding, names in tagged.items():
+        if finding.line != 1 or not set(names) <= untraced:
+            continue
+        twin = next((f for f in merged if f is not finding and f.line != 1 and f.code == finding.code
+                     and f.message == finding.message and f.path == finding.path), None)
+        if twin is not None:
+            merged[twin] = [*merged[twin], *(n for n in names if n not in merged[twin])]
+            del merged[finding]
+    return merged
 
 
 def _check(ctx: LintContext, rules: list[type[Rule]], v: str, suppressions: Suppressions) -> set[Finding]:
@@ -89,17 +111,18 @@ def _template_line_allowed(finding: Finding, ctx: LintContext, suppressions: Sup
 
 
 def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iterable[str] = (),
-               ignore: Iterable[str] = (), jobs: int = 1, engines: Sequence[str] = ENGINE_NAMES) -> Iterator[Finding]:
+               ignore: Iterable[str] = (), jobs: int = 1,
+               engines: Sequence[str | Engine] = ENGINE_NAMES) -> Iterator[Finding]:
     """Lint every template found under ``paths``; yields findings file by file, in order.
 
     ``jobs`` > 1 lints templates in that many worker processes. ``engines`` are the serving
     engines whose users' findings to report (each finding is tagged with those it affects).
     """
     rules = select_rules(select, ignore)
-    engines = tuple(get_engine(e).name for e in engines)  # unknown names are a usage error, up front
+    chosen = tuple(_engine(e) for e in engines)  # unknown names are a usage error, up front
     if jobs <= 1:
         for source in collect(paths):
-            yield from lint_source(source, rules, version=version, engines=engines)
+            yield from lint_source(source, rules, version=version, engines=chosen)
         return
     import multiprocessing
 
@@ -107,11 +130,16 @@ def lint_paths(paths: Iterable[str], *, version: str | None = None, select: Iter
     codes = tuple(r.code for r in rules)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     with (context or multiprocessing).Pool(jobs) as pool:
-        for found in pool.imap(_lint_one, [(s, codes, version, engines) for s in sources], chunksize=4):
+        for found in pool.imap(_lint_one, [(s, codes, version, chosen) for s in sources], chunksize=4):
             yield from found
 
 
-def _lint_one(task: tuple[Source, tuple[str, ...], str | None, tuple[str, ...]]) -> list[Finding]:
+def _engine(name_or_engine: str | Engine) -> Engine:
+    """An engine set up with its server flags is used as it is; a name gets the engine's defaults."""
+    return name_or_engine if isinstance(name_or_engine, Engine) else get_engine(name_or_engine)
+
+
+def _lint_one(task: tuple[Source, tuple[str, ...], str | None, tuple[Engine, ...]]) -> list[Finding]:
     source, codes, version, engines = task
     return lint_source(source, select_rules(codes), version=version, engines=engines)
 
@@ -145,13 +173,14 @@ def _sources(path: Path) -> Iterator[Source]:
         from ..rendering.templates import resolve_template
 
         tpl = resolve_template(shown)
-        yield Source(shown, tpl.text)
+        tokens = tokens_in_gguf_file(path)
+        yield Source(shown, tpl.text, tokens=tokens)
         for name, text in tpl.variants.items():
             if text != tpl.text:
-                yield Source(f"{shown}:{name}", text)
+                yield Source(f"{shown}:{name}", text, tokens=tokens)
     else:
         try:
-            yield Source(shown, path.read_bytes().decode("utf-8"))
+            yield Source(shown, path.read_bytes().decode("utf-8"), tokens=tokens_beside(path))
         except UnicodeDecodeError:
             raise LlamatplError(f"{shown}: not UTF-8 text") from None
 
@@ -165,9 +194,12 @@ def _json_sources(path: Path) -> Iterator[Source]:
     value = config.get("chat_template") if isinstance(config, dict) else None
     if value is None:
         return  # a tokenizer_config.json without a template has nothing to lint
+    tokens = tokens_beside(path) if path.name == "chat_template.json" else None
+    if isinstance(config, dict) and (config.get("added_tokens_decoder") or config.get("added_tokens")):
+        tokens = frozenset(tokens_of_config(config) | (tokens or set()))
     key_line = raw.count("\n", 0, max(raw.find('"chat_template"'), 0)) + 1
     named = {"": value} if isinstance(value, str) else {
         item.get("name", str(i)): item.get("template", "") for i, item in enumerate(value) if isinstance(item, dict)}
     for name, text in named.items():
         label = f" (template {name!r} line {{}})" if name else " (template line {})"
-        yield Source(str(path), text, JsonLines(key_line, label))
+        yield Source(str(path), text, JsonLines(key_line, label), tokens=tokens)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 from ..rendering.conversation import Conversation
+from ..engines.base import Engine
 from .run import ProbeRun, ProbeSet
 from ..rendering.renderer import render_text
 from ..rendering.templates import ChatTemplate
@@ -20,7 +21,9 @@ _TODAY = re.compile(r"Today Date: ([^\n]*)\n")
 
 
 def _raised(run: ProbeRun) -> str:
-    """The feature value of a probe that did not render (its text is None only when it raised)."""
+    """The feature value of a probe that did not render: the template raised, or the engine refused it."""
+    if run.rejected is not None:
+        return f"refused ({run.rejected})"
     return f"raises ({run.error.reason if run.error else 'no output'})"
 
 
@@ -40,12 +43,14 @@ def _bos(get: Callable[[str], ProbeRun]) -> str:
         n, f"written {n} times")
 
 
-def _today_default(template: ChatTemplate) -> str:
+def _today_default(template: ChatTemplate, engine: Engine | None = None) -> str:
     dates = []
     for day in (date(2024, 7, 26), date(2025, 1, 2)):
         try:
-            text = render_text(template.text, Conversation.from_data([{"role": "user", "content": "Hi"}]),
-                               special_tokens=template.special_tokens, today=day)
+            hi = [{"role": "user", "content": "Hi"}]
+            text = (engine.render(Conversation.from_request(hi), template, today=day) if engine is not None else
+                    render_text(template.text, Conversation.from_data(hi), special_tokens=template.special_tokens,
+                                today=day))
         except Exception as exc:  # noqa: BLE001 - a raising template has no default date
             return f"raises ({exc})"
         match = _TODAY.search(text)
@@ -72,11 +77,28 @@ def _tools_placement(get: Callable[[str], ProbeRun]) -> str:
 
 
 def _tool_role(get: Callable[[str], ProbeRun]) -> str:
+    """The header of a tool result, read from a text result (what every template can write)."""
+    run = get("text-result")
+    if run.text is None:
+        return _raised(run)
+    roles = [t.role for t in turns(run.text) if "sunny, 21C" in t.body and t.role != "assistant"]
+    if roles:
+        return roles[0]
+    return "no Llama 3 header" if "sunny, 21C" in run.text else "dropped"
+
+
+def _object_result(get: Callable[[str], ProbeRun]) -> str:
+    """What becomes of a tool result given as an object (``{"temperature": 21, "condition": "sunny"}``)."""
     run = get("tool-call")
     if run.text is None:
         return _raised(run)
-    roles = [t.role for t in turns(run.text) if "sunny" in t.body and t.role != "assistant"]
-    return roles[0] if roles else "none"
+    if '"condition": "sunny"' in run.text:
+        return "written as JSON"
+    if '\\"condition\\": \\"sunny\\"' in run.text:
+        return "written as JSON text, encoded again"
+    if "'condition': 'sunny'" in run.text:
+        return "written as a Python repr"
+    return "partly written" if "sunny" in run.text.replace("It is 21 degrees and sunny.", "") else "dropped"
 
 
 def _call_format(get: Callable[[str], ProbeRun]) -> str:
@@ -159,6 +181,7 @@ FEATURES: dict[str, Callable[[Callable[[str], ProbeRun]], str]] = {
     "environment_ipython": _environment,
     "tools_placement": _tools_placement,
     "tool_role_header": _tool_role,
+    "object_tool_result": _object_result,
     "tool_call_format": _call_format,
     "end_of_message_token": _end_of_message,
     "python_tag": _python_tag,
@@ -170,12 +193,14 @@ FEATURES: dict[str, Callable[[Callable[[str], ProbeRun]], str]] = {
 }
 
 
-def features(template: ChatTemplate) -> dict[str, str]:
-    """Every feature of ``template`` as a readable value, found by probing."""
-    get = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens)).get
+def features(template: ChatTemplate, *, engine: Engine | None = None) -> dict[str, str]:
+    """Every feature of ``template`` as a readable value, found by probing (through ``engine``'s
+    request handling when one is given: what that engine's users see)."""
+    through = engine if engine is not None and engine.name != "transformers" else None
+    get = ProbeSet(template.text, template.version, special_tokens=dict(template.special_tokens), engine=through).get
     plain = get("system")
     found = {"knowledge_date": "yes" if plain.text and "Cutting Knowledge Date:" in plain.text else "no",
-             "today_date_default": _today_default(template)}
+             "today_date_default": _today_default(template, through)}
     for name, probe in FEATURES.items():
         found[name] = probe(get)
     order = ["bos", "knowledge_date", "today_date_default", *FEATURES]

@@ -19,6 +19,7 @@ from ..rendering.renderer import render_text
 from ..rendering.templates import DEFAULT_SPECIAL_TOKENS, ChatTemplate
 from ..verification.compare import VERIFY_TODAY, Verdict, compare
 from ..verification.reference import Expected, encode
+from .shapes import CAPS_PROBES
 
 _WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city",
@@ -43,12 +44,19 @@ PROBES: dict[str, dict[str, Any]] = {
                                 {"role": "user", "content": "Tell me a joke."}]},
     "no-generation-prompt": {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}],
                              "add_generation_prompt": False},
+    # generation prompt, format-independent: "plain" minus this, and what opens an assistant reply
+    "plain-no-generation-prompt": {"messages": [{"role": "user", "content": "Hello there"}],
+                                   "add_generation_prompt": False},
+    "assistant-opener": {"messages": [{"role": "user", "content": "Hello there"},
+                                      {"role": "assistant", "content": "mk reply 6607"}], "add_generation_prompt": False},
     "whitespace": {"messages": [{"role": "system", "content": "  Be exact.\n"},
                                 {"role": "user", "content": "\n  indented line  \n"},
                                 {"role": "assistant", "content": " answer "}, {"role": "user", "content": "next\n"}]},
     "tool-call": {"tools": [_WEATHER], "messages": [
         *_tool_turns({"city": "Paris"}, {"temperature": 21, "condition": "sunny"}),
         {"role": "assistant", "content": "It is 21 degrees and sunny."}, {"role": "user", "content": "Thanks"}]},
+    # a text result isolates the tool role's header from what a template does with an object result
+    "text-result": {"tools": [_WEATHER], "messages": _tool_turns({"city": "Paris"}, "sunny, 21C")},
     "tool-call-in-system": {"tools": [_WEATHER], "tools_in_user_message": False,
                             "messages": _tool_turns({"city": "Paris"}, {"temperature": 21})},
     "string-arguments": {"tools": [_WEATHER], "messages": _tool_turns('{"city": "Paris"}', "sunny, 20C"),
@@ -79,6 +87,7 @@ PROBES: dict[str, dict[str, Any]] = {
     "continue-final": {"messages": [{"role": "user", "content": "Write a haiku."},
                                     {"role": "assistant", "content": "Autumn moonlight"}],
                        "continue_final_message": True},
+    **CAPS_PROBES,
 }
 
 
@@ -93,7 +102,7 @@ class ProbeRun:
     text: str | None = None
     error: RenderError | None = None
     trace: list[tuple[int, int]] = field(default_factory=list)
-    rejected: str | None = None  # the serving engine refused the probe's request (its reason)
+    rejected: str | None = None  # the serving engine refused the probe's request: "vllm rejects PLACE: WHY"
 
     @property
     def ok(self) -> bool:
@@ -184,10 +193,9 @@ def run_probe(name: str, template_text: str, version: str, *, special_tokens: di
         try:
             request = engine.as_request(Conversation.from_request(PROBES[name], name=f"probe {name}"))
             conversation = Conversation.from_data(request)
-        except LlamatplError as exc:
-            request = None
-            run = ProbeRun(name, conversation, template_text, version, rejected=exc.message)
-            return run
+        except LlamatplError as exc:  # the probe cannot be put in this engine's shapes
+            reason = exc.reason if isinstance(exc, EngineRejected) else exc.message
+            return ProbeRun(name, conversation, template_text, version, rejected=reason)
     run = ProbeRun(name, conversation, template_text, version)
     try:
         if request is not None and engine is not None:
@@ -202,7 +210,7 @@ def run_probe(name: str, template_text: str, version: str, *, special_tokens: di
         if exc.template_error is not None:
             run.error = exc.template_error
         else:
-            run.rejected = exc.message
+            run.rejected = exc.reason
         run.trace = []
     except RenderError as exc:
         run.error = exc

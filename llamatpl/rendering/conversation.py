@@ -217,7 +217,7 @@ def _check_tool_call(call: Any, name: str, path: str) -> None:
 # ----------------------------------------------------------------------------------------- loading
 
 
-def _read_text(path: str) -> tuple[str, str]:
+def read_text(path: str) -> tuple[str, str]:
     """Return (display name, text) for a path or ``-`` (stdin)."""
     if path == "-":
         return "<stdin>", sys.stdin.read()
@@ -267,7 +267,7 @@ def iter_conversations(path: str, *, checks: str = "llamatpl") -> Iterator[Conve
         for where, line in numbered_lines(path):
             yield parse_line(where, line, checks=checks)
         return
-    shown, text = _read_text(path)
+    shown, text = read_text(path)
     if _is_jsonl(path, text):
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():

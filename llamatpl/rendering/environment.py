@@ -39,8 +39,13 @@ def restore_today(token: contextvars.Token[date | None]) -> None:
     _TODAY.reset(token)
 
 
+class RaisedByTemplate(jinja2.exceptions.TemplateError):
+    """What ``raise_exception(msg)`` raises: a template refusing input on purpose (a TemplateError, as in
+    transformers, so code that catches TemplateError still does)."""
+
+
 def _raise_exception(message: str) -> None:
-    raise jinja2.exceptions.TemplateError(message)
+    raise RaisedByTemplate(message)
 
 
 def _strftime_now(format: str) -> str:
@@ -188,7 +193,8 @@ class LlamaSandbox(ImmutableSandboxedEnvironment):
         return limits.guarded_concat(values)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        limits.check_call_arguments(args, kwargs)
+        if not isinstance(__obj, jinja2.runtime.Macro):  # a template's own macro builds nothing by size
+            limits.check_call_arguments(args, kwargs)
         args = limits.guard_str_method(__obj, args, kwargs)
         return super().call(__context, __obj, *args, **kwargs)
 
@@ -243,11 +249,25 @@ def environment_for(flavour: str = "transformers") -> LlamaSandbox:
         raise InvalidTemplate(f"no Jinja flavour {flavour!r} (known: {', '.join(FLAVOURS)})") from None
 
 
+TOO_DEEP = "nested too deeply to parse"
+
+
+def parse_template(text: str) -> jinja2.nodes.Template:
+    """The template's Jinja AST; nesting too deep for the parser is a ``TemplateSyntaxError`` like any other."""
+    try:
+        return ENVIRONMENT.parse(text)
+    except (RecursionError, MemoryError):
+        raise jinja2.TemplateSyntaxError(TOO_DEEP, 1) from None
+
+
 @functools.lru_cache(maxsize=256)
 def compile_template(text: str, flavour: str = "transformers") -> jinja2.Template:
     """Compile a chat template once per distinct text and flavour; raise :class:`InvalidTemplate`
-    on bad syntax."""
+    on bad syntax. Nesting too deep for jinja2's parser or for Python's compiler (which gives up at
+    200 nested parentheses) is bad syntax too, not a crash."""
     try:
         return environment_for(flavour).from_string(text)
     except jinja2.TemplateSyntaxError as exc:
         raise InvalidTemplate(f"line {exc.lineno}: {exc.message}", line=exc.lineno) from None
+    except (RecursionError, MemoryError, SyntaxError):
+        raise InvalidTemplate(f"line 1: {TOO_DEEP}", line=1) from None

@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 
-from .environment import ENVIRONMENT
+from .environment import parse_template
 
 # Read-only methods whose result is no larger than the receiver. String methods such as strip or
 # split are left out: minijinja reimplements them with Rust's idea of whitespace, not Python's.
@@ -59,7 +59,7 @@ MAX_LIST = 256  # input lists longer than this render on jinja2 when the templat
 def eligibility(text: str) -> Eligibility:
     """Whether ``text`` may render on minijinja (see the module docstring)."""
     try:
-        tree = ENVIRONMENT.parse(text)
+        tree = parse_template(text)
     except jinja2.TemplateSyntaxError:
         return Eligibility("jinja2 cannot parse it")
     built = _built_names(tree)

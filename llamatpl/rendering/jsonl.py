@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from . import backend
+from ..errors import LlamatplError
 from .conversation import Conversation, parse_line
 from .limits import DEFAULT_LIMITS, Limits
 from .renderer import TRANSFORMERS, render_text
@@ -27,6 +28,7 @@ class Rendered:
     prompt: str
     ids: list[int] | None = None
     backend: backend.Choice | None = None  # the Jinja backend that rendered it, and why
+    engine: str = "transformers"  # the serving engine whose prompt this is
 
 
 @dataclass(frozen=True)
@@ -64,14 +66,14 @@ class RenderJob:
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)
             ids = tokenizer.encode_prompt(prompt, add_special_tokens=self.add_special_tokens)
-        return Rendered(conversation, prompt, ids, choice)
+        return Rendered(conversation, prompt, ids, choice, self.engine.name if self.engine is not None else "transformers")
 
 
 def record(item: Rendered, template: ChatTemplate) -> dict[str, Any]:
-    """``--format json``: the template, its version, the prompt, its ids and the backend that rendered it."""
+    """``--format json``: the template, its version, the engine, the prompt, its ids and the backend that rendered it."""
     chosen = None if item.backend is None else {"name": item.backend.backend, "reason": item.backend.reason}
-    return {"template": template.name, "version": template.version, "prompt": item.prompt, "ids": item.ids,
-            "backend": chosen}
+    return {"template": template.name, "version": template.version, "engine": item.engine, "prompt": item.prompt,
+            "ids": item.ids, "backend": chosen}
 
 
 def json_line(item: Rendered, job: RenderJob, fmt: str) -> str:
@@ -99,9 +101,14 @@ def _line(item: Item, job: RenderJob, fmt: str) -> str:
     return json_line(job.render(conversation), job, fmt)
 
 
-def _work(item: Item) -> str:
+def _work(item: Item) -> str | LlamatplError:
+    """A line, or the error the item caused: returned, not raised, so the good lines that share its
+    chunk of work still reach the output (``imap`` would drop the whole chunk)."""
     assert _WORKER is not None
-    return _line(item, *_WORKER)
+    try:
+        return _line(item, *_WORKER)
+    except LlamatplError as exc:
+        return exc
 
 
 def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int = 1,
@@ -129,6 +136,8 @@ def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int =
     try:
         while batch := list(itertools.islice(source, BATCH)):
             for line in pool.imap(_work, batch, chunksize=64):
+                if isinstance(line, LlamatplError):
+                    raise line  # after every good line before it, in input order
                 yield line
                 if progress:
                     progress(1)

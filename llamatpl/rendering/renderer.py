@@ -25,8 +25,8 @@ from . import fast as _fast
 from . import limits as _limits
 from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
-from .environment import compile_template, pinned_today, restore_today
-from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation
+from .environment import RaisedByTemplate, compile_template, pinned_today, restore_today
+from ..errors import InputError, InvalidTemplate, LimitExceeded, RenderError, SandboxViolation, TemplateRaised
 from .templates import ChatTemplate, resolve_template
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
@@ -155,6 +155,8 @@ def render_variables(
         raise type(exc)(f"{where}: {exc.message}", line=line, reason=exc.reason) from None
     except jinja2.exceptions.SecurityError as exc:
         raise _located(SandboxViolation, name, "sandbox violation", exc) from None
+    except RaisedByTemplate as exc:
+        raise _located(TemplateRaised, name, "template error", exc) from None
     except jinja2.exceptions.TemplateError as exc:
         raise _located(RenderError, name, "template error", exc) from None
     except RecursionError as exc:

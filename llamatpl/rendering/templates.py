@@ -24,7 +24,7 @@ from typing import Any
 
 from ..errors import TemplateNotFound
 from ..resources import KINDS, bundled_template_path, read_bundled_template
-from ..versions import VERSIONS, detect_version, normalize_version
+from ..versions import VERSIONS, TemplateFormat, detect_format, detect_version, normalize_version
 
 DEFAULT_SPECIAL_TOKENS: Mapping[str, str] = {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>"}
 
@@ -40,6 +40,11 @@ class ChatTemplate:
     special_tokens: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SPECIAL_TOKENS))
     path: Path | None = None
     variants: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def format(self) -> TemplateFormat:
+        """The template's prompt format (Llama 3 headers or another format), found from its text."""
+        return detect_format(self.text)
 
     def text_for(self, *, has_tools: bool) -> str:
         """The text to render: the ``tool_use`` variant when there are tools, as transformers does."""

@@ -140,6 +140,11 @@ class LlamaTokenizer:
             self._byte_lengths = table
         return self._byte_lengths
 
+    def token_bytes(self, token_id: int) -> bytes:
+        """The exact bytes of one token (a special token's text in UTF-8)."""
+        special = self.id_to_special.get(token_id)
+        return special.encode() if special is not None else self._encoding.decode_single_token_bytes(token_id)
+
 
 def _split_long_runs(s: str) -> list[str]:
     """Split ``s`` where a run of whitespace or of non-whitespace passes Meta's 25,000-char limit."""

@@ -1,110 +1,96 @@
-"""Read what a Llama model emits back into OpenAI-style tool calls.
+"""Read a model's output back into OpenAI-style tool calls, as Meta's decoder or a vLLM parser does,
+and check the calls against the tools' schemas.
 
-Understands the formats the templates teach: Llama 3.1 JSON objects (``{"name": ..., "parameters":
-...}``, with ``"arguments"`` or Meta's ``"type": "function"`` too), with or without
-``<|python_tag|>``, several joined by ``;``; 3.1 built-in calls (``brave_search.call(query="...")``,
-and code after ``<|python_tag|>`` for the code interpreter); and 3.2 pythonic lists
-(``[f(a=1), g(b="x")]``). Python is parsed with :mod:`ast`, never evaluated.
+:func:`parse_output` is the library function behind ``llamatpl parse``; :func:`parse_tool_calls`
+is the 0.1 interface (the calls alone). The strict reading (the default) is Meta's reference
+decoder (:mod:`.meta`); ``engine="vllm"`` reads as one of vLLM's parsers (:mod:`.vllm`). Llama 3.0
+has no tool format: its output is all content. Either way an output is refused (exit code 2) when it
+cannot be read, or when a call's arguments are not an object.
 """
 
 from __future__ import annotations
 
-import ast
-import json
-import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import LlamatplError
+from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from ..versions import normalize_version
+from .meta import read_strict
+from .reading import Reading, ToolCallParseError, openai_calls
+from .schema import Problem, check_calls
+from .vllm import DEFAULT_PARSER, PARSERS, drop_special_tokens, read_vllm
 
-_TAG = "<|python_tag|>"
-_ENDS = ("<|eom_id|>", "<|eot_id|>")
-_BUILTIN = re.compile(r"^(brave_search|wolfram_alpha|photogen|code_interpreter)\.call\((.*)\)$", re.S)
-_KEYWORD = re.compile(r'(\w+)="(.*?)"(?:,\s*|$)', re.S)
+__all__ = ["ParseResult", "ToolCallParseError", "parse_output", "parse_tool_calls", "read_tool_calls"]
+
+ENGINES = ("vllm",)
 
 
-class ToolCallParseError(LlamatplError):
-    """The text is not a tool call in any format the version's templates teach."""
+@dataclass(frozen=True)
+class ParseResult:
+    """The calls (OpenAI form, repaired when asked), the text left, and the schema problems found."""
+
+    tool_calls: list[dict[str, Any]]
+    content: str | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FINDINGS if self.problems else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tool_calls": self.tool_calls, "content": self.content,
+                "problems": [p.as_dict() for p in self.problems]}
+
+
+def read_tool_calls(text: str, *, version: str = "3.1", engine: str | None = None,
+                    tool_call_parser: str | None = None, skip_special_tokens: bool = False) -> Reading:
+    """The calls and content one reader finds in ``text``, before any check of the arguments."""
+    v = normalize_version(version)
+    if engine is None:
+        if tool_call_parser is not None or skip_special_tokens:
+            option = "--tool-call-parser" if tool_call_parser is not None else "--skip-special-tokens"
+            raise UsageError(f"{option} needs --engine vllm (the default reading is Meta's decoder)")
+        return Reading(content=text) if v == "3.0" else read_strict(text)
+    if engine not in ENGINES:
+        raise UsageError(f"parse --engine {engine}: parse reads as {', '.join(ENGINES)} "
+                         "(or, without --engine, as Meta's reference decoder)")
+    parser = tool_call_parser or DEFAULT_PARSER.get(v, "llama3_json")
+    if parser not in PARSERS:
+        raise UsageError(f"--tool-call-parser {parser}: use one of {', '.join(PARSERS)}")
+    if skip_special_tokens:
+        from ..tokens.tokenizer import special_tokens
+
+        text = drop_special_tokens(text, special_tokens(v))
+    return read_vllm(text, parser)
+
+
+def parse_output(text: str, *, version: str = "3.1", engine: str | None = None,
+                 tool_call_parser: str | None = None, skip_special_tokens: bool = False,
+                 tools: Any = None, repair: bool = False) -> ParseResult:
+    """Read ``text`` and, with ``tools`` (an OpenAI tools list), check each call against its schema.
+
+    Raises :class:`ToolCallParseError` when the output is refused, and :class:`UsageError` for
+    ``repair`` without ``tools``.
+    """
+    if repair and tools is None:
+        raise UsageError("--repair needs --tools (the schemas say what a stringified value should be)")
+    reading = read_tool_calls(text, version=version, engine=engine, tool_call_parser=tool_call_parser,
+                              skip_special_tokens=skip_special_tokens)
+    calls = list(reading.calls)
+    for i, call in enumerate(calls):
+        if not isinstance(call.arguments, dict):
+            kind = "a string" if isinstance(call.arguments, str) else "not an object"
+            raise ToolCallParseError(f"refused: call {i} ({call.name}): its arguments are {kind}; "
+                                     "OpenAI's arguments must encode an object")
+    problems: list[Problem] = []
+    if tools is not None:
+        problems, repaired = check_calls(calls, tools)
+        if repair:
+            calls = repaired
+    return ParseResult(openai_calls(calls), reading.content, problems)
 
 
 def parse_tool_calls(text: str, *, version: str = "3.1") -> list[dict[str, Any]]:
-    """Parse model output into ``[{"id", "type": "function", "function": {"name", "arguments"}}]``.
+    """The strict reading's calls alone, in OpenAI form (``[]`` when the output has none)."""
+    return parse_output(text, version=version).tool_calls
 
-    ``arguments`` is JSON text, as OpenAI's API sends it. Raises :class:`ToolCallParseError` (one
-    line, naming why) for text that is not a call.
-    """
-    v = normalize_version(version)
-    body = text.strip()
-    for end in _ENDS:
-        body = body.removesuffix(end)
-    tagged = body.startswith(_TAG)
-    body = body.removeprefix(_TAG).strip()
-    if not body:
-        raise ToolCallParseError("not a tool call: the text is empty")
-    if body.startswith("["):
-        calls = _pythonic(body)
-    elif body.startswith("{"):
-        calls = _json_objects(body)
-    elif (match := _BUILTIN.match(body)) is not None:
-        calls = [(match.group(1), _builtin_arguments(match.group(2)))]
-    elif tagged and v == "3.1":
-        calls = [("code_interpreter", {"code": body})]
-    else:
-        raise ToolCallParseError(f"not a tool call: {body[:40]!r} is neither JSON, a built-in call nor a pythonic list")
-    return [{"id": f"call_{i}", "type": "function",
-             "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}
-            for i, (name, arguments) in enumerate(calls)]
-
-
-def _json_objects(body: str) -> list[tuple[str, Any]]:
-    decoder = json.JSONDecoder()
-    calls, at = [], 0
-    while at < len(body):
-        try:
-            obj, at = decoder.raw_decode(body, at)
-        except json.JSONDecodeError as exc:
-            raise ToolCallParseError(f"not a tool call: invalid JSON at character {exc.pos}: {exc.msg}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
-            raise ToolCallParseError("not a tool call: a JSON call needs a \"name\"")
-        arguments = obj.get("parameters", obj.get("arguments", {}))
-        if isinstance(arguments, str):  # the "array in quotes" answer: JSON text inside the JSON
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                raise ToolCallParseError(f"not a tool call: the parameters of {obj['name']} are not JSON") from None
-        calls.append((obj["name"], arguments))
-        while at < len(body) and (body[at].isspace() or body[at] == ";"):
-            at += 1
-    return calls
-
-
-def _builtin_arguments(inner: str) -> dict[str, Any]:
-    try:
-        call = ast.parse(f"f({inner})", mode="eval").body
-        assert isinstance(call, ast.Call) and not call.args
-        return {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
-    except (SyntaxError, ValueError, AssertionError):
-        # the official templates do not escape quotes: fall back to key="value" pairs
-        pairs = _KEYWORD.findall(inner)
-        if not pairs:
-            raise ToolCallParseError(f"not a tool call: cannot read the arguments {inner[:40]!r}") from None
-        return dict(pairs)
-
-
-def _pythonic(body: str) -> list[tuple[str, Any]]:
-    try:
-        tree = ast.parse(body, mode="eval").body
-    except SyntaxError as exc:
-        raise ToolCallParseError(f"not a tool call: invalid pythonic list ({exc.msg})") from None
-    if not isinstance(tree, ast.List) or not tree.elts:
-        raise ToolCallParseError("not a tool call: expected a non-empty list of calls [f(a=1), ...]")
-    calls = []
-    for element in tree.elts:
-        if not isinstance(element, ast.Call) or not isinstance(element.func, ast.Name) or element.args:
-            raise ToolCallParseError("not a tool call: each list item must be name(key=value, ...)")
-        try:
-            arguments = {k.arg: ast.literal_eval(k.value) for k in element.keywords if k.arg}
-        except ValueError:
-            raise ToolCallParseError(f"not a tool call: an argument of {element.func.id} is not a literal") from None
-        calls.append((element.func.id, arguments))
-    return calls

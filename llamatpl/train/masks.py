@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -117,6 +117,7 @@ class MaskJob:
     today: date | None = None
     limits: Limits = DEFAULT_LIMITS
     transformers: str = TRANSFORMERS
+    generation_prompt: bool | None = None  # overrides each conversation's add_generation_prompt
 
     def __post_init__(self) -> None:
         if self.today is None:
@@ -145,6 +146,10 @@ class MaskJob:
 
     def encode(self, conversation: Conversation) -> Encoded:
         """The prompt, its ids and the assistant mask for one conversation."""
+        if self.generation_prompt is not None:
+            request = None if conversation.request is None else {
+                **conversation.request, "add_generation_prompt": self.generation_prompt}
+            conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
         prompt = self.render(conversation)
         spans = assistant_spans(conversation, self.render, prompt)
         tokenizer = self.tokenizer

@@ -27,7 +27,7 @@ def require_pyarrow() -> Any:
         import pyarrow  # type: ignore[import-untyped]
         import pyarrow.parquet  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
-        raise UsageError("writing Parquet needs pyarrow: pip install 'llamatpl[train]' "
+        raise UsageError("writing Parquet needs pyarrow: pip install 'llamatpl[train]' (in a source checkout: '.[train]') "
                          "(or write JSONL: -o OUT.jsonl)") from None
     return pyarrow
 

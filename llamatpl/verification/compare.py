@@ -2,7 +2,8 @@
 
 1. **Text.** The rendered text against the reference text. A difference is the template's fault,
    named by the reference piece where it starts: ``bos``, ``header``, ``end-token``,
-   ``generation-prompt``, ``trimmed-content``, ``content-mismatch``, ``system-block``, ``tool-call``,
+   ``generation-prompt``, ``trimmed-content``, ``untrimmed-content`` (Llama 3.0's reference strips
+   content), ``content-mismatch``, ``system-block``, ``tool-call``,
    ``tool-output``, or ``raises`` when the template raised on a conversation the version supports.
 2. **Tokens.** Equal text but different tokens is inherent to string templates: ``boundary-merge``
    (a header's ``\\n\\n`` merging with content that starts with a newline) or
@@ -17,15 +18,17 @@ from datetime import date
 from typing import Any
 
 from ..engines.base import Engine
-from ..errors import EngineRejected, LimitExceeded, RenderError
+from ..errors import EngineRejected, LimitExceeded, RenderError, TemplateRaised
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
-from .reference import Dialect, Expected, encode
+from .reference import Dialect, Expected, encode, get_dialect
+from .reference.disputes import Reason, explain, resolve_dialect
 from ..rendering.renderer import render_text
 from ..rendering.templates import ChatTemplate, resolve_template
 from ..tokens.tokenizer import get_tokenizer
 
-CATEGORIES = ("bos", "header", "end-token", "generation-prompt", "trimmed-content", "content-mismatch",
+CATEGORIES = ("bos", "header", "end-token", "generation-prompt", "trimmed-content", "untrimmed-content",
+              "content-mismatch",
               "system-block", "tool-call", "tool-output", "raises")
 INHERENT = ("boundary-merge", "special-token-injection")
 REJECTED = "rejected"  # the serving engine refused the request: counted, never a pass
@@ -48,6 +51,9 @@ class Verdict:
     expected_ids: list[int] = field(default_factory=list)
     actual_ids: list[int] = field(default_factory=list)
     limited: bool = False  # the template ran into a time, size or recursion limit
+    deliberate: bool = False  # the template refused the conversation with raise_exception
+    #: the disputed points (or the template's declared departures) this failure rests on, if any
+    reasons: tuple[Reason, ...] = ()
 
     @property
     def rejected(self) -> bool:
@@ -64,22 +70,27 @@ class Verdict:
 def verify_conversation(template: str | ChatTemplate, conversation: Conversation | dict[str, Any] | list[Any], *,
            version: str | None = None, dialect: str | Dialect | None = None,
            today: date = VERIFY_TODAY, tokenizer: Any = None, timings: dict[str, float] | None = None,
-           limits: Limits = DEFAULT_LIMITS, engine: Engine | None = None) -> Verdict:
+           limits: Limits = DEFAULT_LIMITS, engine: Engine | None = None, reasons: bool = True) -> Verdict:
     """Check one conversation: render it with ``template`` and compare with Meta's reference.
 
     ``dialect`` defaults to the one the template declares (``{#- llamatpl: dialect=tuned -#}``),
     else ``official``. ``today`` pins the clock for both sides. With a serving ``engine`` the
     conversation is sent in that engine's accepted shapes (:meth:`Engine.as_request`) through its
     request handling; the reference encodes the conversation as sent, and a request the engine
-    refuses gives a ``rejected`` verdict (never a pass).
+    refuses gives a ``rejected`` verdict (never a pass). A text difference is explained (``reasons``:
+    the disputed points it rests on) unless ``reasons`` is false.
     """
     tpl = template if isinstance(template, ChatTemplate) else resolve_template(template, version=version)
     v = version or tpl.version
     request = None if engine is None or engine.name == "transformers" else engine.as_request(
         Conversation.from_request(conversation))
     conv = Conversation.from_data(conversation if request is None else request)
+    if request is not None and engine is not None:
+        conv = engine.meaning(replace(conv, request=request.request))
     clock = _Clock(timings)
-    expected = encode(conv, version=v, dialect=dialect or declared_dialect(tpl.text), today=today)
+    declared = declared_dialect(tpl.text)
+    chosen = resolve_dialect(dialect, v, declared)
+    expected = encode(conv, version=v, dialect=chosen, today=today)
     clock.lap("reference")
     try:
         if engine is not None:
@@ -90,14 +101,28 @@ def verify_conversation(template: str | ChatTemplate, conversation: Conversation
     except EngineRejected as exc:
         if exc.template_error is not None:  # the engine answered the template raising with a refusal
             return Verdict(conv, category="raises", expected=expected.prompt, error=exc.template_error.message,
-                           limited=isinstance(exc.template_error, LimitExceeded))
+                           limited=isinstance(exc.template_error, LimitExceeded),
+                           deliberate=isinstance(exc.template_error, TemplateRaised))
         return Verdict(conv, category=REJECTED, expected=expected.prompt, error=exc.message)
     except RenderError as exc:
         return Verdict(conv, category="raises", expected=expected.prompt, error=exc.message,
-                       limited=isinstance(exc, LimitExceeded))
+                       limited=isinstance(exc, LimitExceeded), deliberate=isinstance(exc, TemplateRaised))
     finally:
         clock.lap("render")
-    return compare(conv, rendered, expected, version=v, tokenizer=tokenizer, timings=timings)
+    verdict = compare(conv, rendered, expected, version=v, tokenizer=tokenizer, timings=timings)
+    return explained(verdict, version=v, dialect=chosen, declared=declared, today=today) if reasons else verdict
+
+
+def explained(verdict: Verdict, *, version: str, dialect: Dialect, declared: str, today: date = VERIFY_TODAY) -> Verdict:
+    """``verdict`` with the disputed points (or declared departures) its text difference rests on."""
+    rendered = verdict.rendered
+    if verdict.text_divergence is None or rendered is None:
+        return verdict
+
+    def differs_at(d: Dialect) -> int | None:
+        return first_difference(encode(verdict.conversation, version=version, dialect=d, today=today).prompt, rendered)
+
+    return replace(verdict, reasons=explain(differs_at, version, dialect, get_dialect(declared)))
 
 
 class _Clock:
@@ -185,6 +210,8 @@ def _classify_text(rendered: str, expected: Expected, at: int) -> str:
         if got.startswith("<|start_header_id|>assistant<|end_header_id|>"):
             return "generation-prompt"
         return "end-token" if got.startswith(END_TOKENS) else "content-mismatch"
+    if _kept_whitespace(expected, rendered, at):
+        return "untrimmed-content"
     if piece.label == "content" and piece.content is not None:
         return "trimmed-content" if _was_trimmed(piece.content, rendered, start) else "content-mismatch"
     if piece.label == "end-token":
@@ -200,6 +227,20 @@ def _token_start(text: str, at: int) -> int:
     return start if start >= 0 and "|>" not in text[start:at] else at
 
 
+def _kept_whitespace(expected: Expected, rendered: str, at: int) -> bool:
+    """The reference strips a content (Llama 3.0) that the rendered prompt keeps, around ``at``."""
+    position = 0
+    for piece in expected.pieces:
+        end = position + len(piece.text)
+        if (piece.label == "content" and piece.content is not None and piece.text != piece.content
+                and position <= at <= end):
+            kept = (piece.content, piece.content.rstrip(), piece.content.lstrip())
+            if any(form != piece.text and rendered.startswith(form, position) for form in kept):
+                return True
+        position = end
+    return False
+
+
 def _was_trimmed(content: str, rendered: str, start: int) -> bool:
     stripped = content.strip()
     if stripped == content:
@@ -207,4 +248,4 @@ def _was_trimmed(content: str, rendered: str, start: int) -> bool:
     return any(rendered.startswith(form, start) for form in (stripped, content.lstrip(), content.rstrip()))
 
 
-__all__ = ["CATEGORIES", "INHERENT", "Verdict", "compare", "declared_dialect", "first_difference", "verify"]
+__all__ = ["CATEGORIES", "INHERENT", "Verdict", "compare", "declared_dialect", "explained", "first_difference", "verify"]

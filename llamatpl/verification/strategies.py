@@ -93,7 +93,7 @@ def _tool_lists() -> st.SearchStrategy[list[dict[str, Any]]]:
 
 @st.composite
 def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: bool, with_builtins: bool,
-                  images: bool, max_calls: int) -> Conversation:
+                  images: bool, max_calls: int, continue_final: bool = True) -> Conversation:
     msgs: list[dict[str, Any]] = []
     data: dict[str, Any] = {}
     if draw(st.booleans()):
@@ -126,8 +126,26 @@ def _conversation(draw: st.DrawFn, version: str, max_turns: int, with_tools: boo
         if draw(st.booleans()):
             msgs.append({"role": "assistant", "content": draw(contents())})
     data["messages"] = msgs
-    data["add_generation_prompt"] = msgs[-1]["role"] != "assistant" or draw(st.booleans())
+    finish(draw, data, continue_final)
     return Conversation.from_data(data, name="generated")
+
+
+def finish(draw: st.DrawFn, data: dict[str, Any], continue_final: bool = True, *,
+           force: str | None = None) -> None:
+    """How the conversation ends: a generation prompt, a closed assistant turn (a prefill), or
+    ``continue_final_message`` (the last assistant text left open). ``force`` picks one of the last two."""
+    last = data["messages"][-1]
+    # only text to continue: a blank prefill under a trimming template loses the header's "\n\n" in
+    # transformers' own cut (renderer._cut_at_marker), which is about transformers, not the template
+    open_text = (last["role"] == "assistant" and isinstance(last.get("content"), str)
+                 and bool(last["content"].strip()) and not last.get("tool_calls"))
+    if force == "continue" or (force is None and continue_final and open_text and draw(st.booleans())):
+        data["add_generation_prompt"] = False
+        data["continue_final_message"] = True
+    elif force == "prefill":
+        data["add_generation_prompt"] = False
+    else:
+        data["add_generation_prompt"] = last["role"] != "assistant" or draw(st.booleans())
 
 
 @lru_cache(maxsize=None)
@@ -149,7 +167,7 @@ def _user_message(draw: st.DrawFn, images: bool) -> dict[str, Any]:
 
 def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | None = None,
                   builtin_tools: bool | None = None, images: bool | None = None,
-                  max_tool_calls: int = 1) -> st.SearchStrategy[Conversation]:
+                  max_tool_calls: int = 1, continue_final_message: bool = True) -> st.SearchStrategy[Conversation]:
     """Conversations within what Llama ``version`` supports.
 
     3.0: optional system message, then user/assistant text turns. 3.1: plus tool definitions (in
@@ -157,8 +175,9 @@ def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | Non
     an object or JSON text), tool results as text or an object under ``tool`` or ``ipython``,
     built-in tools and ``date_string``. 3.2: tools but no built-ins. 3.2-vision: plus image parts
     (in conversations without tools, as Meta's vision models take tools on text-only prompts).
-    ``max_tool_calls`` above 1 adds parallel calls (the official templates accept one). Each option
-    left as ``None`` follows the version. Examples shrink towards fewer turns, no tools, one call
+    ``max_tool_calls`` above 1 adds parallel calls (the official templates accept one). A conversation
+    ending in assistant text is sometimes left open (``continue_final_message``) unless
+    ``continue_final_message=False``. Each option left as ``None`` follows the version. Examples shrink towards fewer turns, no tools, one call
     and short plain content.
     """
     v = normalize_version(version)
@@ -167,5 +186,5 @@ def conversations(*, version: str = "3.1", max_turns: int = 3, tools: bool | Non
         with_tools=v != "3.0" if tools is None else tools,
         with_builtins=v == "3.1" if builtin_tools is None else builtin_tools,
         images=v == "3.2-vision" if images is None else images,
-        max_calls=max(1, max_tool_calls),
+        max_calls=max(1, max_tool_calls), continue_final=continue_final_message,
     )

@@ -1,14 +1,18 @@
-"""Message content is trimmed or otherwise altered: the prompt is not token-exact with Meta's reference.
+"""Message content is trimmed where the version's reference keeps it, or kept where it strips it.
 
-Why: Meta's reference encoder writes content verbatim. ``| trim`` removes leading indentation from
-code, trailing newlines from prompts and spaces a fine-tune relied on; the model sees different
-tokens than in training and than the user sent.
+Why: each Llama version has its own reference encoder. For 3.1 and later (llama-models'
+``ChatFormat``) content is written verbatim: ``| trim`` removes leading indentation from code,
+trailing newlines from prompts and spaces a fine-tune relied on, so the model sees different tokens
+than in training and than the user sent. For Llama 3.0 the reference (meta-llama/llama3,
+``llama/tokenizer.py`` ``ChatFormat.encode_message``) strips every content, and the official 3.0
+template's ``| trim`` matches it: there a template that keeps surrounding whitespace is the one
+that differs.
 
-Anti-pattern::
+Anti-pattern (Llama 3.1 and later)::
 
     {{- message['content'] | trim }}
 
-Best practice::
+Best practice (Llama 3.1 and later; for 3.0 keep ``| trim``)::
 
     {{- message['content'] }}
 """
@@ -38,7 +42,13 @@ class ContentTrim(Rule):
 
     def check(self, ctx: LintContext) -> Iterator[Finding]:
         run = ctx.rendered("whitespace")
-        if run is None or run.verdict.category not in ("trimmed-content", "content-mismatch"):
+        if run is None:
+            return
+        if run.verdict.category == "untrimmed-content":
+            yield ctx.finding(self, run.line_at(run.verdict.text_divergence or 0), "message content keeps its "
+                              "surrounding whitespace; Meta's Llama 3.0 reference strips it (use | trim)")
+            return
+        if run.verdict.category not in ("trimmed-content", "content-mismatch"):
             return
         lines = sorted({f.lineno for f in ctx.find(nodes.Filter) if f.name == "trim" and f.node is not None
                         and _mentions_content(f.node)})

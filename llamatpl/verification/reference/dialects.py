@@ -19,7 +19,8 @@ class Dialect:
 
     name: str = "official"
     #: ``hf``: ``{"name": N, "parameters": A}`` (the HF templates); ``meta``: with ``"type": "function"``
-    #: first (ToolUtils json); ``pythonic``: ``[f(a=1), g(b="x")]`` (Meta's 3.2 docs).
+    #: first (ToolUtils json); ``pythonic``: ``[f(a=1), g(b="x")]`` (Meta's 3.2 docs);
+    #: ``function_tag``: ``<function=N>{...}</function>`` (Meta's 3.1 doc, ToolUtils function_tag).
     tool_call_format: str = "hf"
     #: ``builtins``: ``<|python_tag|>`` before every built-in call (official template, 3.1 prompt
     #: doc); ``code_interpreter``: only before code (ChatFormat).
@@ -56,6 +57,14 @@ class Dialect:
     default_system_with_tools: str = ""
     #: Whether a turn may hold several tool calls (the official templates raise on more than one).
     parallel_calls: bool = False
+    #: Whether the 3.1+ system message holds the knowledge-date lines (templates: yes; Meta's docs' plain chat: no).
+    date_lines: bool = True
+    #: How a custom tool call ends: ``eot`` (templates without built-ins, ChatFormat) or ``eom`` (3.1 doc).
+    custom_call_end: str = "eot"
+    #: Content trimming: ``version`` (3.0 reference strips, llama-models keeps it verbatim), ``verbatim``,
+    #: ``all`` (the official text templates' ``| trim``), ``system`` (the 3.2-vision template: the system
+    #: message and the user message that carries the tools only).
+    content_trim: str = "version"
 
 
 OFFICIAL = Dialect()
@@ -74,7 +83,7 @@ TUNED_31 = replace(
                        "arguments that best answers the given prompt.\n\n" + _TUNED_FORMAT,
 )
 # Meta's zero-shot function-calling prompt for Llama 3.2 (llama_models/llama3_2/text_prompt_format.md).
-_PYTHONIC = (
+PYTHONIC_PREAMBLE = (
     "You are an expert in composing functions. You are given a question and a set of possible functions.\n"
     "Based on the question, you will need to make one or more function/tool calls to achieve the purpose.\n"
     "If none of the function can be used, point it out. If the given question lacks the parameters required "
@@ -84,7 +93,7 @@ _PYTHONIC = (
     "in the response.\n\nHere is a list of functions in JSON format that you can invoke.\n\n"
 )
 TUNED_32 = replace(TUNED_31, name="tuned-3.2", tool_call_format="pythonic", tool_definitions="array",
-                   system_tool_preamble=_PYTHONIC, user_tool_preamble=_PYTHONIC)
+                   system_tool_preamble=PYTHONIC_PREAMBLE, user_tool_preamble=PYTHONIC_PREAMBLE)
 DIALECTS = {d.name: d for d in (OFFICIAL, META, TUNED_31, TUNED_32)}
 
 

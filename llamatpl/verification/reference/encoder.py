@@ -2,8 +2,9 @@
 
 The rules (``docs/reference.md`` gives the sources):
 
-* BOS; then each message as header (``tool`` becomes ``ipython``), content verbatim (never
-  trimmed; special-token text stays text), and ``<|eot_id|>`` (``<|eom_id|>`` after a built-in
+* BOS; then each message as header (``tool`` becomes ``ipython``), content (3.0: stripped, as
+  meta-llama/llama3's ``ChatFormat.encode_message`` does; 3.1 and later: verbatim, as llama-models'
+  does; special-token text stays text), and ``<|eot_id|>`` (``<|eom_id|>`` after a built-in
   tool call); then the assistant header when a generation prompt is asked for, or the last message
   left open for ``continue_final_message``.
 * 3.1 and later: a system message always comes first, holding ``Environment: ipython`` when tools
@@ -93,6 +94,7 @@ def _system_block(out: Expected, conversation: Conversation, messages: list[dict
         system_text = d.default_system
     if v == "3.2-vision" and not has_system and _has_images(messages):
         return 0
+    system_text = trimmed(system_text, "system", v, d)
     variables = conversation.variables
     block = ""
     if tools is not None or builtins is not None:
@@ -103,14 +105,25 @@ def _system_block(out: Expected, conversation: Conversation, messages: list[dict
     date_string = variables.get("date_string")
     if date_string is None:
         date_string = DEFAULT_31_DATE if v == "3.1" else (today or date.today()).strftime("%d %b %Y")
-    block += f"Cutting Knowledge Date: December 2023\nToday Date: {date_string}\n\n"
+    if d.date_lines:
+        block += f"Cutting Knowledge Date: December 2023\nToday Date: {date_string}\n\n"
     if tools is not None and not variables.get("tools_in_user_message", d.tools_default == "user"):
         block += d.system_tool_preamble + _definitions(tools, d)
+    if not block and not has_system and not system_text:
+        return 0  # Meta's docs without date lines: no system message of their own
     out.header("system", message=0 if has_system else None)
     out.text(block, "system-block")
     out.text(system_text, "content", message=0 if has_system else None, content=system_text, same_unit=True)
     out.special("<|eot_id|>", "end-token", 0 if has_system else None)
     return 1 if has_system else 0
+
+
+def trimmed(text: str, kind: str, version: str, d: Dialect) -> str:
+    """Content as the dialect's reference writes it: stripped or verbatim (see ``Dialect.content_trim``).
+
+    ``kind`` is the message's role, or ``tools-user`` for the user message that carries the tools."""
+    rule = d.content_trim if d.content_trim != "version" else ("all" if version == "3.0" else "verbatim")
+    return text.strip() if rule == "all" or (rule == "system" and kind in ("system", "tools-user")) else text
 
 
 def _definitions(tools: list[Any], d: Dialect) -> str:
@@ -124,9 +137,10 @@ def _tools_in_user_message(out: Expected, message: dict[str, Any], index: int, d
                            open_end: bool) -> None:
     """The first user message, with the tool definitions and instructions before its content."""
     content = _text_of(message.get("content"))
+    text = trimmed(content, "tools-user", "3.1", d)
     out.header("user", message=index)
     out.text(d.user_tool_preamble + _definitions(tools, d), "system-block")
-    out.text(content, "content", message=index, content=content, same_unit=True)
+    out.text(text, "content", message=index, content=content, same_unit=True)
     if not open_end:
         out.special("<|eot_id|>", "end-token", index)
 
@@ -162,7 +176,7 @@ def _message(out: Expected, message: dict[str, Any], index: int, v: str, d: Dial
                     out.text(part.get("text", ""), "content", message=index, content=part.get("text", ""))
         else:
             text = _text_of(content)
-            out.text(text, "content", message=index, content=text)
+            out.text(trimmed(text, role, v, d), "content", message=index, content=text)
     if not open_end:
         out.special("<|eot_id|>", "end-token", index)
 
@@ -181,4 +195,4 @@ def _tool_calls(out: Expected, calls: list[Any], index: int, d: Dialect, builtin
                  message=index)
     else:
         out.text(d.call_separator.join(json_call(n, c, d) for n, c in zip(names, calls)), "tool-call", message=index)
-    return False
+    return d.custom_call_end == "eom"

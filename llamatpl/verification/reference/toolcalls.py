@@ -26,6 +26,8 @@ def arguments_text(call: Mapping[str, Any]) -> str:
 def json_call(name: str, call: Mapping[str, Any], dialect: Dialect) -> str:
     if dialect.tool_call_format == "meta":  # ToolUtils.encode_tool_call: json.dumps with its defaults
         return json.dumps({"type": "function", "name": name, "parameters": arguments_of(call)})
+    if dialect.tool_call_format == "function_tag":  # ToolUtils.encode_tool_call, function_tag
+        return f"<function={name}>{json.dumps(arguments_of(call))}</function>"
     return '{"name": "' + name + '", "parameters": ' + arguments_text(call) + "}"
 
 
