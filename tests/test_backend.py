@@ -7,6 +7,7 @@ the bytes; the verdict machinery is checked by what it does (which backend ran, 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -37,7 +38,7 @@ def _version(name: str) -> str:
 
 def _render(name: str, conversation: Conversation, mode: str = "auto") -> tuple[str, str]:
     tpl = resolve_template(name)
-    with backend.forced(mode):
+    with backend.forced(mode), backend.checking():
         try:
             return "ok", render_text(tpl.text_for(has_tools=conversation.tools is not None), conversation,
                                      special_tokens=tpl.special_tokens, today=None, name=tpl.name)
@@ -91,7 +92,8 @@ def test_a_template_that_differs_stays_on_jinja2():
     text = ("{% set ns = namespace(n=0) %}{% for m in messages if ns.n < 1 %}{% set ns.n = ns.n + 1 %}"
             "{{ m.role }}{% endfor %}")
     conversation = Conversation.from_data([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
-    out = render_text(text, conversation, special_tokens={})
+    with backend.checking():
+        out = render_text(text, conversation, special_tokens={})
     choice = backend.LAST.get()
     assert choice is not None and choice.backend == backend.JINJA2 and "differs" in choice.reason, choice
     assert out == "user"
@@ -161,7 +163,8 @@ def test_verdicts_persist_on_disk(tmp_path, monkeypatch):
     text = "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content | trim }}\n{% endfor %}"
     backend.use_disk_cache(backend.default_cache_dir())
     try:
-        render_text(text, Conversation.from_data([{"role": "user", "content": "hi"}]), special_tokens={})
+        with backend.checking():
+            render_text(text, Conversation.from_data([{"role": "user", "content": "hi"}]), special_tokens={})
         stored = list((tmp_path / "llamatpl" / "backend").glob(f"{backend.sha256(text)}-*.json"))
         assert len(stored) == 1 and json.loads(stored[0].read_text())["backend"] == backend.MINIJINJA
         backend.forget()
@@ -171,23 +174,39 @@ def test_verdicts_persist_on_disk(tmp_path, monkeypatch):
         backend.use_disk_cache(None)
 
 
-def test_cli_explains_the_backend(tmp_path):
+def test_a_single_render_never_runs_the_check(tmp_path):
+    """One render uses a verdict already known, else jinja2 unchecked; a JSONL file runs the check
+    (and caches it on disk), after which one render takes the fast path."""
     conv = tmp_path / "c.json"
     conv.write_text('[{"role": "user", "content": "hi"}]')
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "llamatpl", "render", str(conv), "--version", "3.1", "--today", "2024-07-26"]
-    proc = subprocess.run([*cmd, "--explain-backend"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.startswith("backend: minijinja: byte-identical to jinja2")
-    out = subprocess.run([*cmd, "-f", "json"], capture_output=True, text=True, timeout=120)
-    record = json.loads(out.stdout)
-    assert record["backend"]["name"] == "minijinja" and record["backend"]["reason"].endswith("(cached)")
-    assert record["prompt"] == proc.stdout
+    cold = subprocess.run([*cmd, "--explain-backend"], capture_output=True, text=True, timeout=120, env=env)
+    assert cold.returncode == 0, cold.stderr
+    assert cold.stderr.startswith("backend: jinja2: not yet checked"), cold.stderr
+    assert not (tmp_path / "cache").exists()
     lines = tmp_path / "c.jsonl"
     lines.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n' * 2)
     many = subprocess.run([*cmd[:4], str(lines), *cmd[5:], "--explain-backend", "-f", "json"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert [json.loads(line)["backend"]["name"] for line in many.stdout.splitlines()] == ["minijinja"] * 2
-    assert many.stderr.startswith("backend: minijinja")
+    assert many.stderr.startswith("backend: minijinja: byte-identical to jinja2")
+    warm = subprocess.run([*cmd, "--explain-backend"], capture_output=True, text=True, timeout=120, env=env)
+    assert warm.stderr.startswith("backend: minijinja: byte-identical to jinja2") and "(cached)" in warm.stderr
+    record = json.loads(subprocess.run([*cmd, "-f", "json"], capture_output=True, text=True, timeout=120,
+                                       env=env).stdout)
+    assert record["backend"]["name"] == "minijinja" and record["backend"]["reason"].endswith("(cached)")
+    assert record["prompt"] == cold.stdout == warm.stdout
+
+
+def test_the_check_runs_after_many_renders_in_one_process():
+    text = "{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}{% endfor %}"
+    conversation = Conversation.from_data([{"role": "user", "content": " hi "}])
+    for _ in range(backend.CHECK_AFTER - 1):
+        render_text(text, conversation, special_tokens={})
+        assert backend.LAST.get().reason.startswith("not yet checked")
+    render_text(text, conversation, special_tokens={})
+    assert backend.LAST.get().backend == backend.MINIJINJA
 
 
 def test_serving_engines_are_checked_as_themselves():
@@ -200,7 +219,8 @@ def test_serving_engines_are_checked_as_themselves():
                "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]}
     flags = {"vllm": "--enable-auto-tool-choice --tool-call-parser llama3_json", "llama.cpp": ""}
     for engine, expected in (("vllm", backend.MINIJINJA), ("llama.cpp", backend.JINJA2)):
-        fast = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")
+        with backend.checking():
+            fast = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")
         assert backend.LAST.get().backend == expected, (engine, backend.LAST.get())
         with backend.forced(backend.JINJA2):
             slow = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")

@@ -92,9 +92,10 @@ def use_fast_backend() -> None:
     import os
 
     from ..errors import UsageError
-    from ..probes import backends  # noqa: F401 - importing it installs the differential check
+    from ..probes import install_backend_check
     from ..rendering import backend
 
+    install_backend_check()
     backend.use_disk_cache(backend.default_cache_dir())
     mode = os.environ.get("LLAMATPL_BACKEND", "auto")
     if mode not in backend.MODES:

@@ -88,6 +88,9 @@ _VERDICTS: dict[tuple[str, str], Choice] = {}
 # (template text, scope label, flavour) -> (stored verdict, the template grows lists): the per-render
 # lookup, keyed by the text itself (its hash is cached by Python) so no render hashes it again
 _MEMO: dict[tuple[str, str, str], tuple[Choice, bool]] = {}
+_UNCHECKED: dict[tuple[str, str], int] = {}  # renders so far of a template with no verdict (none on disk either)
+_EAGER: contextvars.ContextVar[bool] = contextvars.ContextVar("llamatpl_backend_eager", default=False)
+CHECK_AFTER = 100  # renders of one template (per scope) in one process before the check runs unasked
 _DISK: list[Path] = []  # the cache directory, when the disk cache is on
 Checker = Callable[[Scope], None]
 _CHECKER: list[Checker] = []
@@ -107,6 +110,10 @@ def use_disk_cache(directory: Path | None) -> None:
 def install_checker(checker: Checker | None) -> None:
     """The function that runs the differential check for a scope (set by ``llamatpl.probes.backends``)."""
     _CHECKER[:] = [] if checker is None else [checker]
+
+
+def checker_installed() -> bool:
+    return bool(_CHECKER)
 
 
 def sha256(text: str) -> str:
@@ -164,9 +171,11 @@ def recording() -> _Recording | None:
 
 
 def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracing: bool = False) -> Choice:
-    """The backend for one render of ``text`` with ``variables`` (checked first when it never was)."""
+    """The backend for one render of ``text`` with ``variables``: the stored verdict; the check runs
+    first only inside :func:`checking` or once the template has been rendered :data:`CHECK_AFTER` times."""
     mode = _MODE.get()
-    if mode == "auto" and not tracing and _RECORDING.get() is None:
+    recording = _RECORDING.get()
+    if mode == "auto" and not tracing and recording is None:
         current = _SCOPE.get()
         memo = _MEMO.get((text, current.label if current is not None else "variables", flavour))
         if memo is not None:
@@ -179,38 +188,73 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
         return Choice(JINJA2, f"the {flavour} flavour of jinja2 renders it")
     if mode == JINJA2:
         return Choice(JINJA2, "jinja2 was asked for")
-    if not fast.SUPPORTED:
-        return Choice(JINJA2, f"minijinja {fast.MINIJINJA} is older than 3.0 (no fuel for string sizes)")
-    eligible = gate.eligibility(text)
-    if eligible.refusal is not None:
-        return Choice(JINJA2, f"outside minijinja's safe subset ({eligible.refusal})")
-    if not fast.compiles(text):
-        return Choice(JINJA2, "minijinja cannot parse it (a jinja2 extension such as {% generation %}?)")
-    if eligible.grows_lists and not gate.small_input(variables):
+    if mode == "auto" and recording is None:
+        found = verdict(text, flavour)
+        if found.backend == JINJA2:
+            return found
+    else:
+        refusal = static_refusal(text)
+        if refusal is not None:
+            return Choice(JINJA2, refusal)
+        found = Choice(MINIJINJA, "minijinja was asked for")
+    grows = gate.eligibility(text).grows_lists
+    if grows and not gate.small_input(variables):
         return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
-    if mode == MINIJINJA or _RECORDING.get() is not None:
-        return Choice(MINIJINJA, "minijinja was asked for")
-    found = verdict(text, flavour)
-    key = (sha256(text), scope_label(flavour))
-    if _VERDICTS.get(key) is found:
+    if mode == "auto" and recording is None and _VERDICTS.get((sha256(text), scope_label(flavour))) is found:
         current = _SCOPE.get()
-        _MEMO[(text, current.label if current is not None else "variables", flavour)] = (found, eligible.grows_lists)
+        _MEMO[(text, current.label if current is not None else "variables", flavour)] = (found, grows)
     return found
 
 
+def static_refusal(text: str) -> str | None:
+    """Why ``text`` may never render on minijinja, read off the template alone (``None``: it may)."""
+    if not fast.SUPPORTED:
+        return f"minijinja {fast.MINIJINJA} is older than 3.0 (no fuel for string sizes)"
+    eligible = gate.eligibility(text)
+    if eligible.refusal is not None:
+        return f"outside minijinja's safe subset ({eligible.refusal})"
+    if not fast.compiles(text):
+        return "minijinja cannot parse it (a jinja2 extension such as {% generation %}?)"
+    return None
+
+
+@contextmanager
+def checking() -> Iterator[None]:
+    """Renders inside run the differential check for a template whose verdict is not known yet
+    (work that renders many conversations: a JSONL file, ``prepare``). Elsewhere the check waits
+    until a template has been rendered :data:`CHECK_AFTER` times in the process, so a one-shot
+    render never pays for it."""
+    token = _EAGER.set(True)
+    try:
+        yield
+    finally:
+        _EAGER.reset(token)
+
+
 def verdict(text: str, flavour: str = "") -> Choice:
-    """The stored verdict for ``text`` in the current scope, running the check when there is none."""
+    """The stored verdict for ``text`` in the current scope; when there is none, the differential
+    check runs if it pays off here (see :func:`checking`), else jinja2 renders unchecked."""
     key = (sha256(text), scope_label(flavour))
-    found = _VERDICTS.get(key) or _read(key)
-    if found is None and _CHECKER:
-        current = _SCOPE.get()
-        if current is not None and current.rerender is not None:
-            _CHECKER[0](current)
-            found = _VERDICTS.get(key)
-            if found is None:  # never again for this key in this process
-                found = _VERDICTS[key] = Choice(JINJA2, "the differential check never rendered this template text")
-    if found is None:
-        return Choice(JINJA2, "no differential check has covered this template yet")
+    found = _VERDICTS.get(key)
+    if found is None and key not in _UNCHECKED:
+        found = _read(key)
+    if found is not None:
+        return found
+    refusal = static_refusal(text)
+    if refusal is not None:
+        found = _VERDICTS[key] = Choice(JINJA2, refusal)
+        return found
+    renders = _UNCHECKED[key] = _UNCHECKED.get(key, 0) + 1
+    current = _SCOPE.get()
+    if not _CHECKER or current is None or current.rerender is None:
+        return Choice(JINJA2, "not yet checked (no differential check is installed for this render path)")
+    if not _EAGER.get() and renders < CHECK_AFTER:
+        return Choice(JINJA2, f"not yet checked (a few renders do not pay for the differential check: it runs "
+                              f"for JSONL files and prepare, and after {CHECK_AFTER} renders of a template)")
+    _CHECKER[0](current)
+    found = _VERDICTS.get(key)
+    if found is None:  # never again for this key in this process
+        found = _VERDICTS[key] = Choice(JINJA2, "the differential check never rendered this template text")
     return found
 
 
@@ -279,3 +323,4 @@ def forget() -> None:
     """Drop the in-memory verdicts (tests)."""
     _VERDICTS.clear()
     _MEMO.clear()
+    _UNCHECKED.clear()

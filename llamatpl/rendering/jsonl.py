@@ -97,8 +97,11 @@ Item = Conversation | tuple[str, str]  # a conversation, or a raw JSONL line wit
 
 
 def _line(item: Item, job: RenderJob, fmt: str) -> str:
+    """One output line; a template whose backend verdict is unknown is checked first (many lines follow)."""
     conversation = item if isinstance(item, Conversation) else parse_line(*item, checks=job.checks)
-    return json_line(job.render(conversation), job, fmt)
+    with backend.checking():
+        rendered = job.render(conversation)
+    return json_line(rendered, job, fmt)
 
 
 def _work(item: Item) -> str | LlamatplError:

@@ -25,6 +25,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import InputError
+from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.renderer import TRANSFORMERS, render_text
@@ -138,6 +139,10 @@ class MaskJob:
         return Conversation.from_data(data, name=name)
 
     def render(self, conversation: Conversation) -> str:
+        with backend.checking():  # training renders many conversations: the check pays off at once
+            return self._render(conversation)
+
+    def _render(self, conversation: Conversation) -> str:
         if self.engine is not None:
             return str(self.engine.render(conversation, self.template, today=self.today, limits=self.limits))
         return render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
