@@ -15,14 +15,33 @@ and the same tool definitions come back in conversation after conversation.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from . import limits
 from .environment import _tojson
 
 
-_compact = json.JSONEncoder(ensure_ascii=False).encode
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _unknown(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+# json.dumps(x, ensure_ascii=False) builds this C encoder anew on every call; built once here. No
+# circular-reference bookkeeping: a cycle ends in RecursionError, and json.dumps then says which.
+_C_COMPACT = c_make_encoder(None, _unknown, encode_basestring, None, ": ", ", ", False, False, True) \
+    if c_make_encoder is not None else None
+
+
+def _compact(x: Any) -> str:
+    if _C_COMPACT is None or type(x) is str:
+        return _encode(x)
+    try:
+        return "".join(_C_COMPACT(x, 0))
+    except (TypeError, ValueError, RecursionError):
+        return _encode(x)  # raises as json.dumps does, or writes what the C encoder gave up on
 _INDENTED: dict[tuple[str, int], str] = {}
 _CACHED = 1024  # entries
 _CACHED_CHARS = 1 << 16  # larger texts are not kept
