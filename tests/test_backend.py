@@ -225,3 +225,14 @@ def test_serving_engines_are_checked_as_themselves():
         with backend.forced(backend.JINJA2):
             slow = llamatpl.render(request, version="3.1", engine=engine, engine_args=flags[engine], today="2024-07-26")
         assert fast == slow
+
+
+@given(number=st.floats(allow_nan=False) | st.integers(-(2**70), 2**70))
+def test_numbers_print_as_jinja2_prints_them(hf_tokenizer, number):
+    """Official 3.1 prints a tool result that is not a mapping as it is; minijinja formats floats
+    its own way (1e-05 as 0.00001), so such an input renders on jinja2 (transformers' bytes)."""
+    conversation = Conversation.from_data({"messages": [{"role": "user", "content": "x"},
+                                                        {"role": "tool", "content": number}]})
+    expected = _oracle(hf_tokenizer, "official:3.1", conversation)
+    assert _render("official:3.1", conversation) == expected
+    assert _render("official:3.1", conversation, backend.MINIJINJA) == expected

@@ -170,14 +170,19 @@ def recording() -> _Recording | None:
     return _RECORDING.get()
 
 
-def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracing: bool = False) -> Choice:
+def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracing: bool = False,
+           scope: tuple[str, tuple[Any, ...]] | None = None) -> Choice:
     """The backend for one render of ``text`` with ``variables``: the stored verdict; the check runs
-    first only inside :func:`checking` or once the template has been rendered :data:`CHECK_AFTER` times."""
+    first only inside :func:`checking` or once the template has been rendered :data:`CHECK_AFTER` times.
+
+    ``scope`` is ``(label, transformers_path)`` of :class:`Scope` for a render outside any scope:
+    entered only when the verdict must be looked up, so a render whose choice is remembered sets nothing."""
     mode = _MODE.get()
     recording = _RECORDING.get()
+    current = _SCOPE.get()
+    label = current.label if current is not None else scope[0] if scope is not None else "variables"
     if mode == "auto" and not tracing and recording is None:
-        current = _SCOPE.get()
-        memo = _MEMO.get((text, current.label if current is not None else "variables", flavour))
+        memo = _MEMO.get((text, label, flavour))
         if memo is not None:
             if memo[1] and not gate.small_input(variables):
                 return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
@@ -189,7 +194,11 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
     if mode == JINJA2:
         return Choice(JINJA2, "jinja2 was asked for")
     if mode == "auto" and recording is None:
-        found = verdict(text, flavour)
+        token = enter_scope(scope[0], None, scope[1]) if current is None and scope is not None else None
+        try:
+            found = verdict(text, flavour)
+        finally:
+            exit_scope(token)
         if found.backend == JINJA2:
             return found
     else:
@@ -200,9 +209,8 @@ def choose(text: str, variables: Mapping[str, Any], *, flavour: str = "", tracin
     grows = gate.eligibility(text).grows_lists
     if grows and not gate.small_input(variables):
         return Choice(JINJA2, f"the template grows lists and the input has a list over {gate.MAX_LIST} items")
-    if mode == "auto" and recording is None and _VERDICTS.get((sha256(text), scope_label(flavour))) is found:
-        current = _SCOPE.get()
-        _MEMO[(text, current.label if current is not None else "variables", flavour)] = (found, grows)
+    if mode == "auto" and recording is None and _VERDICTS.get((sha256(text), f"{label} {flavour}".strip())) is found:
+        _MEMO[(text, label, flavour)] = (found, grows)
     return found
 
 

@@ -56,7 +56,9 @@ def _text(value: Any) -> str:
 
 
 def _trim(value: Any, chars: str | None = None) -> str:
-    return _text(value).strip(chars)
+    if value is None:  # _text's rule, written out: trim runs for nearly every message
+        raise _Raised("None or undefined: jinja2 decides")
+    return str(value).strip(chars)
 
 
 _PYTHON_FILTERS = {"trim": _trim, "string": _text, "lower": lambda v: _text(v).lower(),

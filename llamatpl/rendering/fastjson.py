@@ -55,7 +55,12 @@ def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: A
            sort_keys: bool = False) -> str:
     """transformers' ``tojson`` filter (see :mod:`llamatpl.rendering.environment`), same bytes."""
     if indent is None and not ensure_ascii and separators is None and not sort_keys:
-        return _compact(x)  # json.dumps builds a new encoder for these arguments on every call
+        if _C_COMPACT is not None and type(x) is not str:  # _compact, written out: the common call
+            try:
+                return "".join(_C_COMPACT(x, 0))
+            except (TypeError, ValueError, RecursionError):
+                pass
+        return _encode(x)
     if isinstance(indent, int) and not isinstance(indent, bool) and not ensure_ascii and separators is None \
             and not sort_keys:
         if indent > limits._limits().max_json_indent:

@@ -22,6 +22,7 @@ import jinja2
 
 from . import backend as _backend
 from . import fast as _fast
+from . import fastscan as _fastscan
 from . import limits as _limits
 from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
@@ -32,7 +33,6 @@ from .templates import ChatTemplate, resolve_template
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 TRANSFORMERS = "5.23"  # the transformers release whose apply_chat_template is matched by default
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
-_REASONING_KEYS = frozenset(_REASONING_FIELDS)
 
 
 def render(
@@ -91,14 +91,13 @@ def render_text(
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
+    if cfm:
+        messages = list(messages)  # the final message is replaced by a marked copy: never in the caller's list
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
     context = template_context(conversation, special_tokens, messages)
-    scope = _backend.enter_scope(_scope_label(transformers), None,
-                                 (render_text, template_text, special_tokens, limits, name, transformers))
-    try:
-        out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
-    finally:
-        _backend.exit_scope(scope)
+    out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace,
+                           conversation=conversation, scope=(_scope_label(transformers), (
+                               render_text, template_text, special_tokens, limits, name, transformers)))
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
 
@@ -116,6 +115,8 @@ def render_variables(
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
     flavour: str = "transformers",
+    conversation: Conversation | None = None,
+    scope: tuple[str, tuple[Any, ...]] | None = None,
 ) -> str:
     """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
     sandbox, within ``limits``; every error the template causes becomes one located line.
@@ -126,17 +127,22 @@ def render_variables(
     :mod:`llamatpl.rendering.llama_flavour`). The backend is
     :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check showed it
     writes these same bytes (for this flavour), jinja2 otherwise (and for every render that fails
-    on minijinja, so errors read the same on both paths).
+    on minijinja, so errors read the same on both paths, and for every input holding a number
+    minijinja prints otherwise: :mod:`.fastscan`, read off ``conversation`` once when the variables
+    come from one).
     """
     choice = _backend.choose(template_text, variables, tracing=trace is not None,
-                             flavour="" if flavour == "transformers" else flavour)
+                             flavour="" if flavour == "transformers" else flavour, scope=scope)
     _backend.LAST.set(choice)
     if choice.backend == _backend.MINIJINJA:
-        fast = _render_fast(template_text, variables, today, limits)
+        odd = _odd_numbers(conversation) if conversation is not None else _fastscan.odd_numbers(variables)
+        fast = None if odd else _render_fast(template_text, variables, today, limits)
         recording = _backend.recording()
         if recording is None:
             if fast is not None:
                 return fast
+            if odd:
+                _backend.LAST.set(_ODD_NUMBERS)
         else:
             return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name,
                                  flavour=flavour)
@@ -171,11 +177,30 @@ def render_variables(
             restore_today(today_token)
 
 
+_ODD_NUMBERS = _backend.Choice(_backend.JINJA2, "the input holds a number minijinja prints otherwise "
+                                                "(such as 1e-05); this render is jinja2's")
+
+
+def _odd_numbers(conversation: Conversation) -> bool:
+    """:func:`.fastscan.odd_numbers` of the conversation, walked once per conversation object (again
+    if messages were appended or tools changed since: the lists are the caller's)."""
+    messages, tools = conversation.messages, conversation.tools
+    key = (len(messages), id(messages[-1]) if messages else 0, -1 if tools is None else len(tools))
+    known = conversation.__dict__.get("_odd_numbers")
+    if known is not None and known[0] == key:
+        return bool(known[1])
+    odd = _fastscan.odd_numbers(messages, tools, conversation.documents, conversation.variables)
+    object.__setattr__(conversation, "_odd_numbers", (key, odd))
+    return odd
+
+
 def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
                  limits: _limits.Limits) -> str | None:
-    today_token = pinned_today(today) if today is not None else None
     # with the default limits no budget is needed: minijinja's fuel keeps time, and the limits the
     # Python filters read (tojson's indent) are the defaults when no budget is set
+    if today is None and limits is _limits.DEFAULT_LIMITS:
+        return _fast.render(template_text, variables, limits)
+    today_token = pinned_today(today) if today is not None else None
     budget_token = None if limits is _limits.DEFAULT_LIMITS else _limits.start(limits)
     try:
         return _fast.render(template_text, variables, limits)
@@ -273,18 +298,20 @@ def _input_rules(transformers: str) -> tuple[bool, bool]:
 def _template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
     """The messages as the matched transformers release passes them to the template.
 
-    A message that needs no change is passed as it is: the sandbox is immutable, the template
-    cannot change it.
+    A message that needs no change is passed as it is, and so is the list when none does: the
+    sandbox is immutable, the template cannot change them (a caller that edits the list copies it).
     """
-    out = list(conversation.messages)
-    if not drop_none and not alias:
-        return out
-    for i, message in enumerate(out):
-        nones = drop_none and None in message.values()
-        reasoning = alias and not _REASONING_KEYS.isdisjoint(message)
-        if nones or reasoning:
-            out[i] = _adjusted(message, nones, reasoning)
-    return out
+    messages = conversation.messages
+    out = None
+    if drop_none or alias:
+        for i, message in enumerate(messages):
+            nones = drop_none and None in message.values()
+            reasoning = alias and ("reasoning_content" in message or "thinking" in message or "reasoning" in message)
+            if nones or reasoning:
+                if out is None:
+                    out = list(messages)
+                out[i] = _adjusted(message, nones, reasoning)
+    return messages if out is None else out
 
 
 def _adjusted(message: dict[str, Any], nones: bool, reasoning: bool) -> dict[str, Any]:
