@@ -1,10 +1,18 @@
 """``llamatpl prepare`` throughput, side by side in one run (goals from issue 12).
 
-    python bench/prepare.py                 # 1,000,000 conversations (long: see the README)
-    python bench/prepare.py --rows 20000    # a shorter run
+    python bench/prepare.py                       # 1,000,000 chats and 100,000 tool conversations
+    python bench/prepare.py --rows 20000 --tool-rows 5000   # a shorter run
 
-Writes a JSONL of training conversations (the fixtures official 3.1 renders, in turn, each made
-unique and ending with an assistant turn), then measures, on the same file:
+Two generated JSONL files of training conversations, each measured on its own:
+
+* **chat**: instruction-tuning rows as SFT sets have them: an optional system prompt, one to three
+  user/assistant exchanges of a few sentences to a few paragraphs (words drawn from a fixed list
+  with a fixed seed; about 500 tokens a row);
+* **tools**: the fixtures official 3.1 renders, in turn, each made unique and ending with an
+  assistant turn: short rows (about 150 tokens) with tool definitions, calls and results, where
+  rendering is the largest share of the work.
+
+On each file it measures:
 
 * the floor: tiktoken encoding of the already rendered prompts in one loop (no rendering, no masks);
 * a plain transformers loop: ``apply_chat_template`` then the tokenizer (no masks), if installed;
@@ -17,8 +25,10 @@ Goals: one job >= 0.6x the floor, two jobs >= 1.8x one job, memory flat.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -56,7 +66,42 @@ def conversations() -> list[dict]:
     return found
 
 
-def make_jsonl(path: Path, rows: int) -> None:
+WORDS = """the a of to and in is it that for you was with on as have be at one this from by not but what all
+were when we there can an your which their said if do will each about how up out them then she many some so
+these would other into has more her two like him see time could no make than first been its who now people my
+made over did down only way find use may water long little very after words called just where most know model
+data train learn token prompt answer question reason tool call result weather city paper table chart number
+value list order first second third because however therefore example simple small large new old good best""".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    words = [rng.choice(WORDS) for _ in range(rng.randint(6, 22))]
+    if rng.random() < 0.2:
+        words[rng.randrange(len(words))] = str(rng.randint(2, 2048))
+    return " ".join(words).capitalize() + rng.choice(".....?!:")
+
+
+def _text(rng: random.Random, sentences: tuple[int, int]) -> str:
+    paragraphs = []
+    for _ in range(rng.randint(1, 1 + sentences[1] // 6)):
+        paragraphs.append(" ".join(_sentence(rng) for _ in range(rng.randint(*sentences))))
+    return "\n\n".join(paragraphs)
+
+
+def make_chats(path: Path, rows: int, seed: int = 12) -> None:
+    """SFT-style rows: optional system prompt, 1-3 exchanges, the assistant's turn last."""
+    rng = random.Random(seed)
+    systems = [_text(random.Random(n), (1, 3)) for n in range(8)]
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(rows):
+            messages = [{"role": "system", "content": rng.choice(systems)}] if rng.random() < 0.5 else []
+            for _ in range(rng.choice((1, 1, 2, 3))):
+                messages.append({"role": "user", "content": _text(rng, (1, 4))})
+                messages.append({"role": "assistant", "content": _text(rng, (3, 10))})
+            out.write(json.dumps({"messages": messages, "add_generation_prompt": False}) + "\n")
+
+
+def make_tool_rows(path: Path, rows: int) -> None:
     base = conversations()
     with open(path, "w", encoding="utf-8") as out:
         for n in range(rows):
@@ -69,7 +114,7 @@ def make_jsonl(path: Path, rows: int) -> None:
             out.write(json.dumps(conv, ensure_ascii=False) + "\n")
 
 
-def floor(path: Path) -> float:
+def floor(path: Path) -> tuple[float, float]:
     """Conversations/s of tiktoken alone over the rendered prompts."""
     from llamatpl.rendering.conversation import iter_conversations
     from llamatpl.rendering.templates import resolve_template
@@ -77,15 +122,19 @@ def floor(path: Path) -> float:
     from llamatpl.train.masks import MaskJob
 
     job = MaskJob(resolve_template("official:3.1"), today=TODAY)
-    prompts = [job.render(c) for c in iter_conversations(str(path))]
-    tokenizer = get_tokenizer("3.1")
-    start = time.perf_counter()
-    for prompt in prompts:
-        tokenizer.encode_prompt(prompt)
-    return len(prompts) / (time.perf_counter() - start)
+    encoding = get_tokenizer("3.1")._encoding  # tiktoken's own Encoding, as a server would call it
+    rows, spent, tokens = 0, 0.0, 0
+    source = iter_conversations(str(path))
+    while chunk := [job.render(c) for c in itertools.islice(source, 10_000)]:  # memory flat: 10,000 at a time
+        start = time.perf_counter()
+        for prompt in chunk:
+            tokens += len(encoding.encode(prompt, allowed_special="all"))
+        spent += time.perf_counter() - start
+        rows += len(chunk)
+    return rows / spent, tokens / rows
 
 
-def transformers_loop(path: Path, folder: Path) -> float | None:
+def transformers_loop(path: Path, folder: Path, limit: int) -> float | None:
     try:
         from transformers import AutoTokenizer
     except ImportError:
@@ -93,7 +142,8 @@ def transformers_loop(path: Path, folder: Path) -> float | None:
     from llamatpl.tokens.export import export_tokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(export_tokenizer("3.1", folder)))
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with open(path, encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in itertools.islice(lines, limit)]
     start = time.perf_counter()
     for data in rows:
         data = dict(data)
@@ -115,29 +165,39 @@ def prepare(path: Path, out: Path, jobs: int) -> tuple[float, int]:
     return rows / (time.perf_counter() - start), int(done.stdout.split()[-1]) // 1024
 
 
+def measure(kind: str, data: Path, quarter: Path, work: Path, rows: int) -> None:
+    base, tokens = floor(data)
+    print(f"[{kind}] {rows:,} conversations, {tokens:.0f} tokens each on average (official 3.1)")
+    print(f"[{kind}] floor: tiktoken over the rendered prompts {base:,.0f}/s", flush=True)
+    hf = transformers_loop(data, work / "tok", 20_000)
+    if hf is not None:
+        print(f"[{kind}] transformers apply_chat_template + tokenizer loop (no masks, first 20,000): {hf:,.0f}/s",
+              flush=True)
+    one, one_mem = prepare(data, work / f"{kind}-one.parquet", 1)
+    print(f"[{kind}] prepare --jobs 1: {one:,.0f}/s = {one / base:.2f}x the floor (goal >= 0.6x)"
+          + (f", {one / hf:.2f}x the transformers loop" if hf else ""), flush=True)
+    two, two_mem = prepare(data, work / f"{kind}-two.parquet", 2)
+    print(f"[{kind}] prepare --jobs 2: {two:,.0f}/s = {two / one:.2f}x one job (goal >= 1.8x)", flush=True)
+    _, small_mem = prepare(quarter, work / f"{kind}-quarter.parquet", 1)
+    print(f"[{kind}] peak RSS: {one_mem} MiB (1 job), {two_mem} MiB (largest process, 2 jobs), "
+          f"{small_mem} MiB with a quarter of the rows (goal: flat)", flush=True)
+    for name in ("one", "two", "quarter"):
+        (work / f"{kind}-{name}.parquet").unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="chat rows")
+    parser.add_argument("--tool-rows", type=int, default=100_000, help="tool-conversation rows")
     args = parser.parse_args()
+    print(f"llamatpl prepare on {os.cpu_count()} cores, Python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        data, quarter = work / "data.jsonl", work / "quarter.jsonl"
-        make_jsonl(data, args.rows)
-        make_jsonl(quarter, max(1, args.rows // 4))
-        print(f"llamatpl prepare on {os.cpu_count()} cores, {args.rows:,} conversations (official 3.1)")
-        base = floor(data)
-        print(f"floor: tiktoken over the rendered prompts {base:,.0f}/s", flush=True)
-        hf = transformers_loop(data, work / "tok")
-        if hf is not None:
-            print(f"transformers apply_chat_template + tokenizer loop (no masks): {hf:,.0f}/s")
-        one, one_mem = prepare(data, work / "one.parquet", 1)
-        two, two_mem = prepare(data, work / "two.parquet", 2)
-        _, small_mem = prepare(quarter, work / "quarter.parquet", 1)
-        print(f"prepare --jobs 1: {one:,.0f}/s = {one / base:.2f}x the floor (goal >= 0.6x)"
-              + (f", {one / hf:.2f}x the transformers loop" if hf else ""))
-        print(f"prepare --jobs 2: {two:,.0f}/s = {two / one:.2f}x one job (goal >= 1.8x)")
-        print(f"peak RSS: {one_mem} MiB (1 job), {two_mem} MiB (largest process, 2 jobs), "
-              f"{small_mem} MiB with a quarter of the rows (goal: flat)")
+        for kind, rows, make in (("chat", args.rows, make_chats), ("tools", args.tool_rows, make_tool_rows)):
+            if rows:
+                make(work / f"{kind}.jsonl", rows)
+                make(work / f"{kind}-quarter.jsonl", max(1, rows // 4))
+                measure(kind, work / f"{kind}.jsonl", work / f"{kind}-quarter.jsonl", work, rows)
 
 
 if __name__ == "__main__":

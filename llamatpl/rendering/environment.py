@@ -54,11 +54,35 @@ def _strftime_now(format: str) -> str:
     return now.strftime(format)
 
 
+# tojson results of containers, by identity, while one conversation is rendered several times (the
+# prefixes a training mask needs): each entry holds its object, so no id is reused while it lives,
+# and templates cannot change a dict or list in the immutable sandbox
+_JSON_MEMO: contextvars.ContextVar[dict[tuple[Any, ...], tuple[Any, str]] | None] = contextvars.ContextVar(
+    "llamatpl_json_memo", default=None)
+
+
+def json_memo() -> contextvars.Token[dict[tuple[Any, ...], tuple[Any, str]] | None]:
+    """Remember ``tojson`` results until :func:`forget_json` (renders of one conversation)."""
+    return _JSON_MEMO.set({})
+
+
+def forget_json(token: contextvars.Token[dict[tuple[Any, ...], tuple[Any, str]] | None]) -> None:
+    _JSON_MEMO.reset(token)
+
+
 def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
             sort_keys: bool = False) -> str:
     if isinstance(indent, int) and indent > limits._limits().max_json_indent:
         limits.check_size(float("inf"), f"JSON indented by {indent}")
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    memo = _JSON_MEMO.get()
+    if memo is None or not isinstance(x, (dict, list)):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = (x, json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                                           sort_keys=sort_keys))
+    return known[1]
 
 
 class _RestrictedDict:

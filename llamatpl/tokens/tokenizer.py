@@ -9,7 +9,11 @@ and Meta's ``ChatFormat`` output both use).
 Two encodings matter:
 
 * :meth:`LlamaTokenizer.encode_prompt`: what a server does with a rendered prompt: special-token
-  text becomes control tokens, no BOS is added;
+  text becomes control tokens, no BOS is added. tiktoken's ``encode(allowed_special="all")`` cuts
+  the text at each special token and runs the BPE on the pieces between them on their own; we make
+  the same cuts with one regular expression and hand each piece to ``encode_ordinary``, which skips
+  the per-call conversion of the 256-token allowed set (about a quarter of the time on a chat
+  prompt) and gives the cuts to callers that need them (:meth:`LlamaTokenizer.cut`);
 * :meth:`LlamaTokenizer.encode_text`: what Meta's reference does with a piece of content: special
   token text stays text, and very long runs are split exactly as Meta's ``Tokenizer.encode`` splits them.
 
@@ -95,14 +99,35 @@ class LlamaTokenizer:
             special_tokens=self.special_tokens,
         )
         self._byte_lengths: list[int] | None = None
+        # every special token is `<|name|>` with no `|>` inside, so none is a prefix of another and
+        # the order of the alternatives cannot change a match
+        self._special_text = re.compile(
+            "(" + "|".join(map(re.escape, sorted(self.special_tokens, key=len, reverse=True))) + ")")
+
+    def cut(self, text: str) -> list[str]:
+        """``text`` cut as tiktoken cuts it: ordinary text (maybe empty) at even places, a special
+        token at each odd place between them."""
+        return self._special_text.split(text)
 
     def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
         """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added.
 
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
-        ids = self._encoding.encode(text, allowed_special="all")
-        return [BOS_ID, *ids] if add_special_tokens else ids
+        ids: list[int] = [BOS_ID] if add_special_tokens else []
+        pieces = self.cut(text)
+        ordinary = self._encoding.encode_ordinary
+        for piece, special in zip(pieces[::2], pieces[1::2]):
+            if piece:
+                ids += ordinary(piece)
+            ids.append(self.special_tokens[special])
+        if pieces[-1]:
+            ids += ordinary(pieces[-1])
+        return ids
+
+    def encode_ordinary(self, text: str) -> list[int]:
+        """The BPE of text with no special tokens in it (one of :meth:`segments`' ordinary pieces)."""
+        return self._encoding.encode_ordinary(text)
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""
@@ -129,14 +154,10 @@ class LlamaTokenizer:
         """Each token id's length in UTF-8 bytes (special tokens: their text), indexed by id."""
         if self._byte_lengths is None:
             table = [0] * (max(self.id_to_special) + 1)
-            for token_id in range(self._encoding.n_vocab):
-                if token_id in self.id_to_special:
-                    table[token_id] = len(self.id_to_special[token_id].encode("utf-8"))
-                else:
-                    try:
-                        table[token_id] = len(self._encoding.decode_single_token_bytes(token_id))
-                    except KeyError:  # an id with no token (a hole in the table)
-                        pass
+            for token, rank in _mergeable_ranks().items():
+                table[rank] = len(token)
+            for token_id, text in self.id_to_special.items():
+                table[token_id] = len(text.encode("utf-8"))
             self._byte_lengths = table
         return self._byte_lengths
 

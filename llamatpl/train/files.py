@@ -9,20 +9,23 @@ it has been written. ``on_error="stop"`` stops there and writes nothing (the err
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from ..errors import InputError, LlamatplError, UsageError
 from ..rendering.conversation import numbered_lines, parse_line
 from .masks import MaskJob
-from .sinks import RowSink
+from .sinks import Row, RowSink
 
-BATCH = 2048  # lines handed to the worker pool at a time: bounds memory on any file size
+CHUNK = 64  # lines a worker encodes per task
+IN_FLIGHT = 4  # tasks per worker queued ahead: keeps workers busy with memory bounded on any file size
 ON_ERROR = ("stop", "skip")
 
 
@@ -47,7 +50,7 @@ class Summary:
 Item = tuple[str, str]  # (place, raw JSONL line)
 
 
-def encode_line(item: Item, job: MaskJob) -> dict[str, Any] | Failure:
+def encode_line(item: Item, job: MaskJob) -> Row | Failure:
     """One JSONL line to a training row, or the reason it is bad."""
     where, text = item
     number = int(where.rpartition(":")[2])
@@ -56,8 +59,7 @@ def encode_line(item: Item, job: MaskJob) -> dict[str, Any] | Failure:
     except LlamatplError as exc:
         message = exc.message if exc.message.startswith(f"{where}:") else f"{where}: {exc.message}"
         return Failure(number, where, message)
-    return {"input_ids": encoded.input_ids, "assistant_mask": encoded.assistant_mask,
-            "labels": encoded.labels, "line": number}
+    return Row.of(number, encoded.input_ids, encoded.assistant_mask)
 
 
 _WORKER: MaskJob | None = None
@@ -70,12 +72,12 @@ def _start_worker(job: MaskJob) -> None:
     job.tokenizer.byte_lengths()
 
 
-def _work(item: Item) -> dict[str, Any] | Failure:
+def _work(items: list[Item]) -> list[Row | Failure]:
     assert _WORKER is not None
-    return encode_line(item, _WORKER)
+    return [encode_line(item, _WORKER) for item in items]
 
 
-def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Iterator[dict[str, Any] | Failure]:
+def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Iterator[Row | Failure]:
     """Rows (or failures) for many lines, in input order; ``jobs`` > 1 encodes in worker processes."""
     job.tokenizer.byte_lengths()  # load once here; forked workers share it
     if jobs <= 1:
@@ -88,8 +90,13 @@ def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Itera
     pool = (context or multiprocessing).Pool(jobs, initializer=_start_worker, initargs=(job,))
     try:
         source = iter(items)
-        while batch := list(itertools.islice(source, BATCH)):
-            yield from pool.imap(_work, batch, chunksize=32)
+        pending: collections.deque[AsyncResult[list[Row | Failure]]] = collections.deque()
+        while chunk := list(itertools.islice(source, CHUNK)):
+            pending.append(pool.apply_async(_work, (chunk,)))
+            if len(pending) >= IN_FLIGHT * jobs:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
     finally:
         pool.terminate()
 

@@ -12,13 +12,11 @@ Both must be prefixes of the whole prompt; a template that rewrites earlier turn
 arrives cannot give a mask, and the message where that happens is named. The character spans then
 become a 0/1 mask over the prompt's tokens, tokenized as a server does (special-token text parsed,
 no BOS added): a token is the assistant's when any of its bytes lies in a span, as transformers'
-``return_assistant_tokens_mask`` counts it.
+``return_assistant_tokens_mask`` counts it (:func:`llamatpl.tokens.spans.encode_with_spans`).
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -27,9 +25,11 @@ from typing import Any
 from ..errors import InputError
 from ..rendering import backend
 from ..rendering.conversation import Conversation
+from ..rendering.environment import forget_json, json_memo
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
+from ..tokens.spans import encode_with_spans
 from ..tokens.tokenizer import LlamaTokenizer, get_tokenizer
 from ..verification.prefix import cut
 
@@ -88,23 +88,6 @@ def assistant_spans(conversation: Conversation, render: Callable[[Conversation],
     return tuple(spans)
 
 
-def token_mask(prompt: str, ids: list[int], spans: tuple[tuple[int, int], ...],
-               byte_lengths: list[int]) -> list[int]:
-    """1 on every token whose bytes overlap a character span of ``prompt``, else 0."""
-    mask = [0] * len(ids)
-    if not spans:
-        return mask
-    ends = list(itertools.accumulate(map(byte_lengths.__getitem__, ids)))
-    starts = [0, *ends[:-1]]
-    for start, end in spans:
-        byte_start = len(prompt[:start].encode("utf-8"))
-        byte_end = byte_start + len(prompt[start:end].encode("utf-8"))
-        first = bisect.bisect_right(ends, byte_start)
-        stop = bisect.bisect_left(starts, byte_end)
-        mask[first:stop] = [1] * (stop - first)
-    return mask
-
-
 @dataclass(frozen=True)
 class MaskJob:
     """How to turn conversations into training rows: the template, the engine and a pinned date.
@@ -155,8 +138,11 @@ class MaskJob:
             request = None if conversation.request is None else {
                 **conversation.request, "add_generation_prompt": self.generation_prompt}
             conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
-        prompt = self.render(conversation)
-        spans = assistant_spans(conversation, self.render, prompt)
-        tokenizer = self.tokenizer
-        ids = tokenizer.encode_prompt(prompt)
-        return Encoded(prompt, ids, token_mask(prompt, ids, spans, tokenizer.byte_lengths()), spans)
+        memo = json_memo()  # the prefixes write the same tool definitions and arguments again
+        try:
+            prompt = self.render(conversation)
+            spans = assistant_spans(conversation, self.render, prompt)
+        finally:
+            forget_json(memo)
+        ids, mask = encode_with_spans(self.tokenizer, prompt, spans)
+        return Encoded(prompt, ids, mask, spans)

@@ -1,0 +1,66 @@
+"""A prompt's token ids with a 0/1 mask over character spans of it, in one pass.
+
+A token is marked when any of its bytes lies in a span, as transformers counts the tokens of a
+``{% generation %}`` block for ``return_assistant_tokens_mask``. The prompt is tokenized as a server
+does (:meth:`~llamatpl.tokens.tokenizer.LlamaTokenizer.encode_prompt`), keeping where each of its
+cuts at special tokens starts, in characters and in tokens; each span's first and last token are
+then found from those, walking token by token (in bytes) only inside the ordinary piece a span
+starts or ends in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+
+from .tokenizer import LlamaTokenizer
+
+Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [start, end)
+
+
+def encode_with_spans(tokenizer: LlamaTokenizer, text: str, spans: Spans) -> tuple[list[int], list[int]]:
+    """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
+    pieces = tokenizer.cut(text)
+    ordinary = tokenizer.encode_ordinary
+    runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]  # the BPE of each ordinary piece
+    special = [tokenizer.special_tokens[piece] for piece in pieces[1::2]]
+    ids: list[int] = []
+    for run, token in zip(runs, special):
+        ids += run
+        ids.append(token)
+    ids += runs[-1]
+    mask = [0] * len(ids)
+    if not spans:
+        return ids, mask
+    char_at = [0, *itertools.accumulate(map(len, pieces))]  # where each piece starts, in characters
+    token_at = [0]  # and in the ids
+    for run in runs:
+        token_at += (token_at[-1] + len(run), token_at[-1] + len(run) + 1)
+    for start, end in spans:
+        if start >= end:
+            continue
+        first = _token_of(tokenizer, pieces, char_at, token_at, ids, start, last_byte=False)
+        last = _token_of(tokenizer, pieces, char_at, token_at, ids, end - 1, last_byte=True)
+        mask[first:last + 1] = [1] * (last + 1 - first)
+    return ids, mask
+
+
+def _token_of(tokenizer: LlamaTokenizer, pieces: list[str], char_at: list[int], token_at: list[int],
+              ids: list[int], char: int, *, last_byte: bool) -> int:
+    """The index of the token holding the first (or last) byte of character ``char``."""
+    place = bisect.bisect_right(char_at, char) - 1
+    while not pieces[place]:  # an empty ordinary piece holds nothing: the next special token does
+        place += 1
+    token = token_at[place]
+    if place & 1:
+        return token
+    inside = len(pieces[place][: char - char_at[place] + last_byte].encode("utf-8", "surrogatepass")) - last_byte
+    lengths = tokenizer.byte_lengths()
+    walked = 0
+    while token < token_at[place + 1] - 1:
+        walked += lengths[ids[token]]
+        if walked > inside:
+            break
+        token += 1
+    return token
