@@ -236,3 +236,17 @@ def test_numbers_print_as_jinja2_prints_them(hf_tokenizer, number):
     expected = _oracle(hf_tokenizer, "official:3.1", conversation)
     assert _render("official:3.1", conversation) == expected
     assert _render("official:3.1", conversation, backend.MINIJINJA) == expected
+
+
+def test_the_checks_conversations_are_kept_on_disk(tmp_path):
+    """Drawing the generated conversations is most of a check's cost: with the disk cache on they are
+    drawn once and read back equal."""
+    from llamatpl.probes import backends
+
+    backend.use_disk_cache(tmp_path)
+    try:
+        drawn = backends._generated_cached()
+        assert len(list(tmp_path.glob("check-conversations-*.json"))) == 1
+        assert backends._generated_cached() == drawn == backends._generated()
+    finally:
+        backend.use_disk_cache(None)

@@ -11,8 +11,13 @@ Importing this module installs the check; ``llamatpl.render`` and the CLI import
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import random
 import threading
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from ..errors import LlamatplError
@@ -34,7 +39,41 @@ def corpus() -> tuple[Conversation, ...]:
     """Probes, fixtures and generated conversations, in that order (built once per process)."""
     probes = [Conversation.from_data(data, name=f"probe {name}") for name, data in PROBES.items()]
     fixtures = [load_conversation(str(path)) for path in sorted(bundled_dir("fixtures").glob("*.json"))]
-    return (*probes, *fixtures, *_generated())
+    return (*probes, *fixtures, *_generated_cached())
+
+
+def _generated_cached() -> list[Conversation]:
+    """The generated conversations, kept as JSON beside the verdicts when the disk cache is on: drawing
+    them (and importing hypothesis) is most of a check's second. The file is named by what decides
+    the draw (:data:`GENERATED`, :data:`SEED`, hypothesis' release, the strategies' source), and kept
+    only when every conversation reads back equal."""
+    directory = backend.cache_dir()
+    if directory is None:
+        return _generated()
+    strategies = Path(__file__).resolve().parent.parent / "verification" / "strategies.py"
+    try:
+        source = strategies.read_bytes()
+    except OSError:
+        return _generated()
+    key = hashlib.sha256(repr((GENERATED, SEED, version("hypothesis"))).encode() + source).hexdigest()[:16]
+    path = directory / f"check-conversations-{key}.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return [Conversation.from_data(data, name=name) for name, data in stored]
+    except (OSError, ValueError, TypeError, LlamatplError):
+        pass
+    drawn = _generated()
+    records = [(c.name, c.to_data()) for c in drawn]
+    text = json.dumps(records, ensure_ascii=True)
+    if json.loads(text) == [list(r) for r in records]:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass
+    return drawn
 
 
 def _generated() -> list[Conversation]:
