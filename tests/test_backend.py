@@ -250,3 +250,23 @@ def test_the_checks_conversations_are_kept_on_disk(tmp_path):
         assert backends._generated_cached() == drawn == backends._generated()
     finally:
         backend.use_disk_cache(None)
+
+
+@pytest.mark.parametrize("name", ["official:3.1", "official:3.2-vision"])
+def test_training_rows_are_the_same_on_both_backends(name):
+    """MaskJob renders on minijinja once the verdict is settled, and the prompt, ids and mask of
+    every fixture are those of the jinja2 path."""
+    from llamatpl.train.masks import MaskJob
+    from llamatpl.train.renderers import settle_backend
+
+    job = MaskJob(resolve_template(name), today=__import__("datetime").date(2024, 7, 26))
+    assert {c.backend for c in settle_backend(job).values()} == {backend.MINIJINJA}
+    for fixture in FIXTURES:
+        conversation = Conversation.from_data(json.loads(fixture.read_text(encoding="utf-8")))
+        try:
+            fast = job.encode(conversation)
+        except LlamatplError:
+            continue
+        with backend.forced(backend.JINJA2):
+            slow = job.encode(conversation)
+        assert fast == slow, fixture.name

@@ -53,6 +53,7 @@ def prepare(
     from ..rendering.templates import resolve_template
     from ..train.files import Failure, Summary, prepare_file
     from ..train.masks import MaskJob
+    from ..train.renderers import settle_backend
     from ..train.sinks import RowSink
 
     tpl = resolve_template(template, version=version)
@@ -61,6 +62,7 @@ def prepare(
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
                   transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None)
     RowSink(output)  # a wrong suffix or a missing pyarrow is a usage error before any work
+    settle_backend(job)  # the backend check once, here, before any worker is forked
 
     def report(failure: Failure) -> None:
         sys.stderr.write(failure_line(failure) + "\n")

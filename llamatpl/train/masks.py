@@ -23,6 +23,7 @@ from datetime import date
 from typing import Any
 
 from ..errors import InputError
+from ..probes import install_backend_check
 from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.environment import forget_json, json_memo
@@ -122,7 +123,11 @@ class MaskJob:
         return Conversation.from_data(data, name=name)
 
     def render(self, conversation: Conversation) -> str:
-        with backend.checking():  # training renders many conversations: the check pays off at once
+        """The prompt, on minijinja where the backend check showed jinja2's bytes for the template (the
+        check runs at the first render when its verdict is unknown: training renders many conversations)."""
+        if not backend.checker_installed():
+            install_backend_check()
+        with backend.checking():
             return self._render(conversation)
 
     def _render(self, conversation: Conversation) -> str:
