@@ -270,3 +270,27 @@ def test_training_rows_are_the_same_on_both_backends(name):
         with backend.forced(backend.JINJA2):
             slow = job.encode(conversation)
         assert fast == slow, fixture.name
+
+
+@given(content=st.text(alphabet=st.sampled_from(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000ab"), max_size=8))
+def test_trim_gives_pythons_result_on_every_whitespace(hf_tokenizer, content):
+    """minijinja's own trim runs where the input holds no U+001C..U+001F, Python's elsewhere."""
+    conversation = Conversation.from_data([{"role": "user", "content": content}])
+    expected = _oracle(hf_tokenizer, "official:3.1", conversation)
+    assert _render("official:3.1", conversation, backend.MINIJINJA) == expected
+
+
+def test_trim_with_arguments_keeps_pythons_trim():
+    assert gate.plain_trim("{{ messages[0].content | trim }}")
+    assert not gate.plain_trim("{{ messages[0].content | trim('x') }}")
+    assert not gate.plain_trim("{{ messages | map('trim') | join }}")
+
+
+def test_a_conversation_changed_by_appending_is_read_again(hf_tokenizer):
+    """What the fast backend reads off a conversation is kept on it, and read again when messages
+    are appended (here a float minijinja would print otherwise)."""
+    conversation = Conversation.from_data([{"role": "user", "content": "x"}])
+    _render("official:3.1", conversation, backend.MINIJINJA)
+    conversation.messages.append({"role": "tool", "content": 1e-05})
+    assert _render("official:3.1", conversation, backend.MINIJINJA) == _oracle(hf_tokenizer, "official:3.1",
+                                                                                conversation)

@@ -23,6 +23,7 @@ from typing import Any
 
 import minijinja
 
+from . import gate
 from .environment import _strftime_now
 from .fastjson import tojson as _tojson
 from .limits import Limits
@@ -45,7 +46,7 @@ def _raise_exception(message: Any) -> None:
 
 
 # Filters minijinja implements in Rust with other edges than Python's: Rust's ``trim`` keeps
-# U+001C..U+001F, which Python strips; case mapping and ``string`` (Python's repr of lists and
+# U+001C..U+001F, which Python strips (so Python's runs unless the input holds none of them); case mapping and ``string`` (Python's repr of lists and
 # dicts) can differ too. jinja2's versions are these Python calls, so the fast path uses them.
 # A Python filter is handed ``None`` for an undefined value too, where jinja2 writes ``""`` for one
 # and ``"None"`` for the other: given ``None`` they give up, and the render is done on jinja2.
@@ -66,25 +67,27 @@ _PYTHON_FILTERS = {"trim": _trim, "string": _text, "lower": lambda v: _text(v).l
                    "capitalize": lambda v: _text(v).capitalize()}
 
 
-@functools.lru_cache(maxsize=8)
-def _environment(fuel: int) -> minijinja.Environment:
+@functools.lru_cache(maxsize=16)
+def _environment(fuel: int, python_trim: bool = True) -> minijinja.Environment:
     env = minijinja.Environment(trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
                                 fuel=fuel, pycompat=True, undefined_behavior="lenient",
                                 debug=False)  # debug keeps state for error reports: errors go to jinja2 anyway
     env.add_filter("tojson", _tojson)
     for name, python_filter in _PYTHON_FILTERS.items():
-        env.add_filter(name, python_filter)
+        if python_trim or name != "trim":
+            env.add_filter(name, python_filter)
     env.add_global("raise_exception", _raise_exception)
     env.add_global("strftime_now", _strftime_now)
     return env
 
 
-@functools.lru_cache(maxsize=512)
-def _loaded(text: str, fuel: int) -> str | None:
-    """The name ``text`` is registered under in the environment for ``fuel``; ``None`` if it does not compile."""
+@functools.lru_cache(maxsize=1024)
+def _loaded(text: str, fuel: int, python_trim: bool = True) -> str | None:
+    """The name ``text`` is registered under in the environment for ``fuel`` (and ``python_trim``);
+    ``None`` if it does not compile."""
     name = hashlib.sha256(text.encode()).hexdigest()
     try:
-        _environment(fuel).add_template(name, text)
+        _environment(fuel, python_trim).add_template(name, text)
     except minijinja.TemplateError:
         return None
     return name
@@ -95,18 +98,27 @@ def compiles(text: str) -> bool:
     return _loaded(text, FUEL_PER_SECOND) is not None
 
 
-_READY: dict[tuple[str, float], tuple[minijinja.Environment, str | None]] = {}
+# (text, seconds) -> (fuel, minijinja's own trim allowed, python_trim -> (environment, name))
+_READY: dict[tuple[str, float], tuple[int, bool, dict[bool, tuple[minijinja.Environment, str | None]]]] = {}
 
 
-def render(text: str, variables: Mapping[str, Any], limits: Limits) -> str | None:
-    """The output, or ``None`` when minijinja failed or went past a limit (render on jinja2 then)."""
+def render(text: str, variables: Mapping[str, Any], limits: Limits, trim_chars: int | bool = True) -> str | None:
+    """The output, or ``None`` when minijinja failed or went past a limit (render on jinja2 then).
+
+    ``trim_chars``: whether the input may hold U+001C..U+001F (:mod:`.fastscan`); where it holds
+    none, and every ``trim`` of the template takes no argument, minijinja's own ``trim`` runs."""
     ready = _READY.get((text, limits.seconds))
     if ready is None:
-        fuel = max(1, int(limits.seconds * FUEL_PER_SECOND))
         if len(_READY) >= 512:
             _READY.clear()
-        ready = _READY[(text, limits.seconds)] = (_environment(fuel), _loaded(text, fuel))
-    env, name = ready
+        ready = _READY[(text, limits.seconds)] = (max(1, int(limits.seconds * FUEL_PER_SECOND)),
+                                                  gate.plain_trim(text), {})
+    fuel, plain_trim, environments = ready
+    python_trim = bool(trim_chars) or not plain_trim
+    found = environments.get(python_trim)
+    if found is None:
+        found = environments[python_trim] = (_environment(fuel, python_trim), _loaded(text, fuel, python_trim))
+    env, name = found
     if name is None:
         return None
     try:

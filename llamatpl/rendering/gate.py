@@ -190,3 +190,17 @@ def _built(expr: nodes.Node, built: Collection[str]) -> bool:
         if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name) and f"{node.node.name}.{node.attr}" in built:
             return True
     return False
+
+
+@functools.lru_cache(maxsize=256)
+def plain_trim(text: str) -> bool:
+    """Whether every ``trim`` in the template takes no argument (then minijinja's own ``trim`` may
+    stand in for Python's on inputs without U+001C..U+001F: :mod:`.fastscan`)."""
+    try:
+        tree = parse_template(text)
+    except jinja2.TemplateSyntaxError:
+        return False
+    if any(c.value == "trim" for c in tree.find_all(nodes.Const) if isinstance(c.value, str)):
+        return False  # trim named as a value (``map('trim', ...)``): its arguments cannot be read here
+    return all(not (f.args or f.kwargs or f.dyn_args or f.dyn_kwargs) for f in tree.find_all(nodes.Filter)
+               if f.name == "trim")

@@ -24,6 +24,7 @@ from . import backend as _backend
 from . import fast as _fast
 from . import fastscan as _fastscan
 from . import limits as _limits
+from . import messages as _messages
 from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
 from .environment import RaisedByTemplate, compile_template, pinned_today, restore_today
@@ -32,7 +33,6 @@ from .templates import ChatTemplate, resolve_template
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 TRANSFORMERS = "5.23"  # the transformers release whose apply_chat_template is matched by default
-_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 
 
 def render(
@@ -86,7 +86,7 @@ def render_text(
 
     With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
     """
-    messages = _template_messages(conversation, *_input_rules(transformers))
+    messages, scanned = _messages.prepared(conversation, transformers, special_tokens)
     cfm = conversation.continue_final_message
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
@@ -96,7 +96,7 @@ def render_text(
     field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
     context = template_context(conversation, special_tokens, messages)
     out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace,
-                           conversation=conversation, scope=(_scope_label(transformers), (
+                           scanned=scanned, scope=(_scope_label(transformers), (
                                render_text, template_text, special_tokens, limits, name, transformers)))
     return _cut_at_marker(out, last_text, conversation.name) if field else out
 
@@ -115,7 +115,7 @@ def render_variables(
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
     flavour: str = "transformers",
-    conversation: Conversation | None = None,
+    scanned: int | None = None,
     scope: tuple[str, tuple[Any, ...]] | None = None,
 ) -> str:
     """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
@@ -128,15 +128,18 @@ def render_variables(
     :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check showed it
     writes these same bytes (for this flavour), jinja2 otherwise (and for every render that fails
     on minijinja, so errors read the same on both paths, and for every input holding a number
-    minijinja prints otherwise: :mod:`.fastscan`, read off ``conversation`` once when the variables
-    come from one).
+    minijinja prints otherwise). ``scanned`` holds :func:`.fastscan.scan`'s flags for
+    ``variables``: walked here unless given, as :func:`render_text` gives them from the
+    conversation it prepared once.
     """
     choice = _backend.choose(template_text, variables, tracing=trace is not None,
                              flavour="" if flavour == "transformers" else flavour, scope=scope)
     _backend.LAST.set(choice)
     if choice.backend == _backend.MINIJINJA:
-        odd = _odd_numbers(conversation) if conversation is not None else _fastscan.odd_numbers(variables)
-        fast = None if odd else _render_fast(template_text, variables, today, limits)
+        if scanned is None:
+            scanned = _fastscan.scan(variables)
+        odd = scanned & _fastscan.ODD_NUMBER
+        fast = None if odd else _render_fast(template_text, variables, today, limits, scanned)
         recording = _backend.recording()
         if recording is None:
             if fast is not None:
@@ -181,29 +184,16 @@ _ODD_NUMBERS = _backend.Choice(_backend.JINJA2, "the input holds a number miniji
                                                 "(such as 1e-05); this render is jinja2's")
 
 
-def _odd_numbers(conversation: Conversation) -> bool:
-    """:func:`.fastscan.odd_numbers` of the conversation, walked once per conversation object (again
-    if messages were appended or tools changed since: the lists are the caller's)."""
-    messages, tools = conversation.messages, conversation.tools
-    key = (len(messages), id(messages[-1]) if messages else 0, -1 if tools is None else len(tools))
-    known = conversation.__dict__.get("_odd_numbers")
-    if known is not None and known[0] == key:
-        return bool(known[1])
-    odd = _fastscan.odd_numbers(messages, tools, conversation.documents, conversation.variables)
-    object.__setattr__(conversation, "_odd_numbers", (key, odd))
-    return odd
-
-
 def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
-                 limits: _limits.Limits) -> str | None:
+                 limits: _limits.Limits, scanned: int) -> str | None:
     # with the default limits no budget is needed: minijinja's fuel keeps time, and the limits the
     # Python filters read (tojson's indent) are the defaults when no budget is set
     if today is None and limits is _limits.DEFAULT_LIMITS:
-        return _fast.render(template_text, variables, limits)
+        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
     today_token = pinned_today(today) if today is not None else None
     budget_token = None if limits is _limits.DEFAULT_LIMITS else _limits.start(limits)
     try:
-        return _fast.render(template_text, variables, limits)
+        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
     finally:
         if budget_token is not None:
             _limits.stop(budget_token)
@@ -271,7 +261,7 @@ def template_context(conversation: Conversation, special_tokens: Mapping[str, st
                      messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The variables a template is rendered with, exactly as transformers passes them."""
     return {**special_tokens, **conversation.variables,
-            "messages": _template_messages(conversation) if messages is None else messages,
+            "messages": _messages.template_messages(conversation) if messages is None else messages,
             "tools": conversation.tools, "documents": conversation.documents,
             "add_generation_prompt": conversation.add_generation_prompt}
 
@@ -285,43 +275,6 @@ def _current_line(compiled: jinja2.Template, generator: Any) -> int:
     return compiled.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
 
 
-@functools.lru_cache(maxsize=16)
-def _input_rules(transformers: str) -> tuple[bool, bool]:
-    """(drop ``None``-valued keys, alias reasoning fields) for a transformers release ``X.Y``."""
-    try:
-        release = tuple(int(part) for part in transformers.split(".")[:2])
-    except ValueError:
-        raise InputError(f"--transformers: {transformers!r} is not a release such as 5.23") from None
-    return release >= (5, 23), release >= (5, 21)
-
-
-def _template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
-    """The messages as the matched transformers release passes them to the template.
-
-    A message that needs no change is passed as it is, and so is the list when none does: the
-    sandbox is immutable, the template cannot change them (a caller that edits the list copies it).
-    """
-    messages = conversation.messages
-    out = None
-    if drop_none or alias:
-        for i, message in enumerate(messages):
-            nones = drop_none and None in message.values()
-            reasoning = alias and ("reasoning_content" in message or "thinking" in message or "reasoning" in message)
-            if nones or reasoning:
-                if out is None:
-                    out = list(messages)
-                out[i] = _adjusted(message, nones, reasoning)
-    return messages if out is None else out
-
-
-def _adjusted(message: dict[str, Any], nones: bool, reasoning: bool) -> dict[str, Any]:
-    m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
-    if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
-        value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
-        m = {"thinking": value, **m, "reasoning_content": value}
-    return m
-
-
 def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, template_text: str,
                         name: str) -> tuple[str, str]:
     """Append the continue marker to the last message, as transformers does; return (field, text)."""
@@ -331,8 +284,8 @@ def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, templat
     if final is None:
         raise InputError(f"{name}: continue_final_message: the last message has no {field!r} to continue")
     fields = [field]
-    if field in _REASONING_FIELDS:
-        fields = [f for f in _REASONING_FIELDS if last.get(f) == final]
+    if field in _messages.REASONING_FIELDS:
+        fields = [f for f in _messages.REASONING_FIELDS if last.get(f) == final]
     if not any(f in template_text for f in fields):
         raise InputError(f"{name}: continue_final_message: the template never reads {field!r}")
     if isinstance(final, (list, tuple)):
