@@ -1,4 +1,4 @@
-"""The messages as the matched transformers release passes them to a template, prepared once per conversation.
+"""The variables transformers passes a template (its messages changed by release), prepared once per conversation.
 
 Two input rules depend on the release (``transformers=``): from 5.21 reasoning fields are aliased
 (``thinking`` / ``reasoning_content``); from 5.23 message keys whose value is ``None`` are dropped
@@ -24,9 +24,8 @@ REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 
 
 def prepared(conversation: Conversation, transformers: str,
-             special_tokens: Mapping[str, str]) -> tuple[list[dict[str, Any]], int]:
-    """(the messages the template sees, :func:`.fastscan.scan`'s flags for the conversation and
-    the special tokens)."""
+             special_tokens: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """(the variables the template is rendered with, :func:`.fastscan.scan`'s flags for them)."""
     rules = input_rules(transformers)
     messages, tools = conversation.messages, conversation.tools
     key = (rules, id(special_tokens), id(messages), len(messages), id(messages[-1]) if messages else 0,
@@ -35,9 +34,17 @@ def prepared(conversation: Conversation, transformers: str,
     if known is not None and known[0] == key:
         return known[1], known[2]
     flags = fastscan.scan(messages, tools, conversation.documents, conversation.variables, special_tokens)
-    result = template_messages(conversation, *rules)
-    object.__setattr__(conversation, "_prepared", (key, result, flags))
-    return result, flags
+    variables = context(conversation, special_tokens, template_messages(conversation, *rules))
+    object.__setattr__(conversation, "_prepared", (key, variables, flags))
+    return variables, flags
+
+
+def context(conversation: Conversation, special_tokens: Mapping[str, str],
+            messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them (renders copy
+    them: jinja2 into its context, minijinja into its own values)."""
+    return {**special_tokens, **conversation.variables, "messages": messages, "tools": conversation.tools,
+            "documents": conversation.documents, "add_generation_prompt": conversation.add_generation_prompt}
 
 
 @functools.lru_cache(maxsize=16)

@@ -86,15 +86,16 @@ def render_text(
 
     With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
     """
-    messages, scanned = _messages.prepared(conversation, transformers, special_tokens)
+    context, scanned = _messages.prepared(conversation, transformers, special_tokens)
     cfm = conversation.continue_final_message
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
-    if cfm:
-        messages = list(messages)  # the final message is replaced by a marked copy: never in the caller's list
-    field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
-    context = template_context(conversation, special_tokens, messages)
+    field, last_text = "", ""
+    if cfm:  # the final message is replaced by a marked copy, in a list and variables of this render's own
+        messages = list(context["messages"])
+        field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name)
+        context = {**context, "messages": messages}
     out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace,
                            scanned=scanned, scope=(_scope_label(transformers), (
                                render_text, template_text, special_tokens, limits, name, transformers)))
@@ -260,10 +261,8 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
 def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
                      messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The variables a template is rendered with, exactly as transformers passes them."""
-    return {**special_tokens, **conversation.variables,
-            "messages": _messages.template_messages(conversation) if messages is None else messages,
-            "tools": conversation.tools, "documents": conversation.documents,
-            "add_generation_prompt": conversation.add_generation_prompt}
+    return _messages.context(conversation, special_tokens,
+                             _messages.template_messages(conversation) if messages is None else messages)
 
 
 def _current_line(compiled: jinja2.Template, generator: Any) -> int:
