@@ -238,18 +238,16 @@ def test_numbers_print_as_jinja2_prints_them(hf_tokenizer, number):
     assert _render("official:3.1", conversation, backend.MINIJINJA) == expected
 
 
-def test_the_checks_conversations_are_kept_on_disk(tmp_path):
-    """Drawing the generated conversations is most of a check's cost: with the disk cache on they are
-    drawn once and read back equal."""
+def test_the_checks_generated_conversations_are_bundled(tmp_path):
+    """Drawing the generated conversations is most of a check's cost, so llamatpl ships them drawn:
+    as many as GENERATED asks for, each reading back as a conversation; writing them anew refuses
+    nothing and gives the same count."""
     from llamatpl.probes import backends
 
-    backend.use_disk_cache(tmp_path)
-    try:
-        drawn = backends._generated_cached()
-        assert len(list(tmp_path.glob("check-conversations-*.json"))) == 1
-        assert backends._generated_cached() == drawn == backends._generated()
-    finally:
-        backend.use_disk_cache(None)
+    bundled = backends._generated_cached()
+    assert len(bundled) == sum(count for _, _, count in backends.GENERATED)
+    assert backends.write_bundled(tmp_path / "drawn.json") == len(bundled)
+    assert len(json.loads((tmp_path / "drawn.json").read_text(encoding="utf-8"))) == len(bundled)
 
 
 @pytest.mark.parametrize("name", ["official:3.1", "official:3.2-vision"])

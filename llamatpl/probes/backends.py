@@ -11,12 +11,9 @@ Importing this module installs the check; ``llamatpl.render`` and the CLI import
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
-import os
 import random
 import threading
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -42,38 +39,30 @@ def corpus() -> tuple[Conversation, ...]:
     return (*probes, *fixtures, *_generated_cached())
 
 
+BUNDLED = Path(__file__).resolve().parent / "check_conversations.json"
+
+
 def _generated_cached() -> list[Conversation]:
-    """The generated conversations, kept as JSON beside the verdicts when the disk cache is on: drawing
-    them (and importing hypothesis) is most of a check's second. The file is named by what decides
-    the draw (:data:`GENERATED`, :data:`SEED`, hypothesis' release, the strategies' source), and kept
-    only when every conversation reads back equal."""
-    directory = backend.cache_dir()
-    if directory is None:
-        return _generated()
-    strategies = Path(__file__).resolve().parent.parent / "verification" / "strategies.py"
+    """The generated conversations as bundled with llamatpl (drawn once with :func:`write_bundled`):
+    drawing them, and importing hypothesis, would be most of a check's cost. Drawn afresh only when
+    the file is missing or unreadable."""
     try:
-        source = strategies.read_bytes()
-    except OSError:
-        return _generated()
-    key = hashlib.sha256(repr((GENERATED, SEED, version("hypothesis"))).encode() + source).hexdigest()[:16]
-    path = directory / f"check-conversations-{key}.json"
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads(BUNDLED.read_text(encoding="utf-8"))
         return [Conversation.from_data(data, name=name) for name, data in stored]
     except (OSError, ValueError, TypeError, LlamatplError):
-        pass
+        return _generated()
+
+
+def write_bundled(path: Path = BUNDLED) -> int:
+    """Draw the generated conversations (:data:`GENERATED`, :data:`SEED`) and write them, one a line;
+    refuses when one would not read back equal. ``python -m llamatpl.probes.backends`` runs it."""
     drawn = _generated()
-    records = [(c.name, c.to_data()) for c in drawn]
-    text = json.dumps(records, ensure_ascii=True)
-    if json.loads(text) == [list(r) for r in records]:
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-        except OSError:
-            pass
-    return drawn
+    records = [[c.name, c.to_data()] for c in drawn]
+    lines = [json.dumps(record, ensure_ascii=True) for record in records]
+    if [json.loads(line) for line in lines] != records:
+        raise LlamatplError("a generated conversation does not survive JSON; not written")
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
+    return len(records)
 
 
 def _generated() -> list[Conversation]:
@@ -133,3 +122,6 @@ def check(scope: backend.Scope) -> None:
 
 
 backend.install_checker(check)
+
+if __name__ == "__main__":
+    print(f"{write_bundled()} conversations written to {BUNDLED}")

@@ -107,11 +107,6 @@ def use_disk_cache(directory: Path | None) -> None:
     _DISK[:] = [] if directory is None else [Path(directory)]
 
 
-def cache_dir() -> Path | None:
-    """The directory verdicts are kept in (``None``: memory only)."""
-    return _DISK[0] if _DISK else None
-
-
 def install_checker(checker: Checker | None) -> None:
     """The function that runs the differential check for a scope (set by ``llamatpl.probes.backends``)."""
     _CHECKER[:] = [] if checker is None else [checker]
