@@ -19,7 +19,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from . import limits
-from .environment import _tojson
+from .environment import _JSON_MEMO, _tojson
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -53,7 +53,20 @@ class _NotPlain(Exception):
 
 def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
            sort_keys: bool = False) -> str:
-    """transformers' ``tojson`` filter (see :mod:`llamatpl.rendering.environment`), same bytes."""
+    """transformers' ``tojson`` filter (see :mod:`llamatpl.rendering.environment`), same bytes;
+    remembered by identity, as jinja2's, while :func:`~llamatpl.rendering.environment.json_memo` is on
+    (the prefix renders of one conversation for a training mask)."""
+    memo = _JSON_MEMO.get()
+    if memo is None or type(x) is not dict and type(x) is not list:
+        return _write(x, ensure_ascii, indent, separators, sort_keys)
+    key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = (x, _write(x, ensure_ascii, indent, separators, sort_keys))
+    return str(known[1])
+
+
+def _write(x: Any, ensure_ascii: bool, indent: Any, separators: Any, sort_keys: bool) -> str:
     if indent is None and not ensure_ascii and separators is None and not sort_keys:
         if _C_COMPACT is not None and type(x) is not str:  # _compact, written out: the common call
             try:
@@ -76,7 +89,7 @@ def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: A
                 return found
         try:
             parts: list[str] = []
-            _write(x, " " * indent, "\n", parts)
+            _pretty(x, " " * indent, "\n", parts)
             text = "".join(parts)
         except _NotPlain:
             text = None
@@ -94,7 +107,7 @@ def pretty(x: Any, indent: int) -> str:
     return tojson(x, indent=indent)
 
 
-def _write(value: Any, step: str, newline: str, parts: list[str]) -> None:
+def _pretty(value: Any, step: str, newline: str, parts: list[str]) -> None:
     kind = type(value)
     if kind is str:
         parts.append(encode_basestring(value))
@@ -118,7 +131,7 @@ def _write(value: Any, step: str, newline: str, parts: list[str]) -> None:
             if type(key) is not str:
                 raise _NotPlain
             parts.append(separator + encode_basestring(key) + ": ")
-            _write(item, step, inner, parts)
+            _pretty(item, step, inner, parts)
             separator = "," + inner
         parts.append(newline + "}")
     elif kind is list or kind is tuple:
@@ -129,7 +142,7 @@ def _write(value: Any, step: str, newline: str, parts: list[str]) -> None:
         separator = "[" + inner
         for item in value:
             parts.append(separator)
-            _write(item, step, inner, parts)
+            _pretty(item, step, inner, parts)
             separator = "," + inner
         parts.append(newline + "]")
     else:
