@@ -70,6 +70,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'llamatpl' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name == "render":  # the differential check behind the fast backend (llamatpl.rendering.backend)
+        importlib.import_module(".probes", __name__).install_backend_check()
     globals()[name] = value
     return value
 

@@ -1,7 +1,9 @@
 """Hostile templates end in a clear limit or sandbox error: no code runs, nothing hangs or blows up.
 
 Each case runs in a child process capped at 2 GiB of address space, so a guard that fails shows up
-as a memory error (and a failed test) instead of taking the machine down.
+as a memory error (and a failed test) instead of taking the machine down. Every case runs on both
+backends: ``minijinja`` forces the fast path wherever its gate lets a template through (no
+differential check needed), and must end in the same error as jinja2.
 """
 
 import json
@@ -16,10 +18,12 @@ resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
 from llamatpl.rendering.conversation import Conversation
 from llamatpl.errors import LlamatplError
 from llamatpl.rendering.limits import Limits
+from llamatpl.rendering import backend
 from llamatpl.rendering.renderer import render_text
 conv = Conversation.from_data({"messages": [{"role": "user", "content": "hi"}]})
 try:
-    out = render_text(sys.argv[1], conv, special_tokens={}, limits=Limits(seconds=2))
+    with backend.forced(sys.argv[2]):
+        out = render_text(sys.argv[1], conv, special_tokens={}, limits=Limits(seconds=2))
     print(json.dumps({"rendered": len(out)}))
 except LlamatplError as exc:
     print(json.dumps({"error": type(exc).__name__, "reason": exc.reason, "message": exc.message}))
@@ -48,6 +52,11 @@ CASES = {
     "indent blow-up": ("{% set s = '\\n' * 1000000 %}{{ s|indent(1000000) }}", "LimitExceeded", "size limit"),
     "tojson indent": ("{{ messages|tojson(indent=100000000) }}", "LimitExceeded", "size limit"),
     "lipsum": ("{{ lipsum(100000000) }}", "LimitExceeded", "size limit"),
+    # these pass the fast path's gate, so minijinja runs them (fuel and its recursion limit stop it)
+    "doubling with ~, unrolled": ("{% set s = messages[0].content %}" + "{% set s = s ~ s %}" * 48 + "{{ s }}",
+                                  "LimitExceeded", "size limit"),
+    "doubling by recursion": ("{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f(messages[0].content) }}",
+                              "LimitExceeded", "size limit"),
     "class escape": ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "SandboxViolation", None),
     "self escape": ("{{ self.__init__.__globals__ }}", "SandboxViolation", None),
     "list mutation": ("{{ messages.append({'role': 'x'}) }}", "SandboxViolation", None),
@@ -56,10 +65,12 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("backend", ["jinja2", "minijinja"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_template_is_stopped(name):
+def test_hostile_template_is_stopped(name, backend):
     template, kind, reason = CASES[name]
-    proc = subprocess.run([sys.executable, "-c", CHILD, template], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", CHILD, template, backend], capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
     assert result.get("error") == kind, result

@@ -70,16 +70,37 @@ def _root(
 
 
 def engine_from(name: str, engine_args: str, transformers: str | None, *, option: str = "--engine") -> Engine:
-    """The engine named by ``option``, set up with --engine-args (usage errors name the option)."""
+    """The engine named by ``option``, set up with --engine-args (usage errors name the option).
+
+    Every command that renders asks for its engine here, so this is also where the fast backend is
+    switched on, with its verdicts kept on disk (``$XDG_CACHE_HOME/llamatpl/backend``)."""
     from ..engines import get_engine
     from ..errors import UsageError
 
+    use_fast_backend()
     try:
         return get_engine(name, engine_args=engine_args, transformers=transformers)
     except UsageError as exc:
         if option != "--engine" and exc.message.startswith("--engine: "):
             raise UsageError(option + exc.message.removeprefix("--engine")) from None
         raise
+
+
+def use_fast_backend() -> None:
+    """The differential check on, verdicts on disk; ``LLAMATPL_BACKEND=jinja2`` (or ``minijinja``)
+    forces one backend for the whole process (benchmarks, bisecting a difference)."""
+    import os
+
+    from ..errors import UsageError
+    from ..probes import install_backend_check
+    from ..rendering import backend
+
+    install_backend_check()
+    backend.use_disk_cache(backend.default_cache_dir())
+    mode = os.environ.get("LLAMATPL_BACKEND", "auto")
+    if mode not in backend.MODES:
+        raise UsageError(f"LLAMATPL_BACKEND: {mode!r} is not one of {', '.join(backend.MODES)}")
+    backend.set_process_mode(mode)
 
 
 def user_tokenizer(path: str | None) -> UserTokenizer | None:

@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TransformersOpt, VersionOpt, app, engine_from
+from .app import (EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TransformersOpt, VersionOpt, app, engine_from,
+                  use_fast_backend)
 
 
 class OnError(str, Enum):
@@ -52,13 +53,16 @@ def prepare(
     from ..rendering.templates import resolve_template
     from ..train.files import Failure, Summary, prepare_file
     from ..train.masks import MaskJob
+    from ..train.renderers import settle_backend
     from ..train.sinks import RowSink
 
     tpl = resolve_template(template, version=version)
     chosen = engine_from(engine, engine_args, transformers) if engine != "transformers" or engine_args else None
+    use_fast_backend()  # engine_from does it too; transformers' own path renders without an engine here
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
                   transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None)
     RowSink(output, inputs=(Path(data),))  # a wrong suffix, path or missing pyarrow: a usage error before any work
+    settle_backend(job)  # the backend check once, here, before any worker is forked
 
     def report(failure: Failure) -> None:
         sys.stderr.write(failure_line(failure) + "\n")

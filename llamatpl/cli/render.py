@@ -14,6 +14,7 @@ from .app import (EngineArgsOpt, EngineOpt, RenderFormat, TemplateOpt, TodayOpt,
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from ..rendering.backend import Choice
     from ..rendering.jsonl import Item, RenderJob
 
 
@@ -36,6 +37,8 @@ def render(
     transformers: TransformersOpt = None,
     engine: EngineOpt = "transformers",
     engine_args: EngineArgsOpt = "",
+    explain_backend: Annotated[bool, typer.Option(
+        "--explain-backend", help="Say on stderr which Jinja backend rendered (minijinja or jinja2) and why.")] = False,
 ) -> None:
     """Render a conversation to its exact prompt.
 
@@ -44,6 +47,7 @@ def render(
     """
     import itertools
 
+    from ..rendering import backend
     from ..rendering.jsonl import RenderJob
     from ..rendering.conversation import iter_conversations, numbered_lines
     from ..formatting.render_output import write_single
@@ -62,6 +66,8 @@ def render(
     if conversation.endswith((".jsonl", ".ndjson")):
         _render_many(conversation, numbered_lines(conversation), job, fmt, jobs,
                      sys.stderr.isatty() if progress is None else progress)
+        if explain_backend:  # per line with --format json; here, the choice for the template
+            _explain(backend.LAST.get())
         return
     convs = iter_conversations(conversation, checks=job.checks)
     first = next(convs, None)
@@ -75,10 +81,17 @@ def render(
     rendered = job.render(first)
     write_single(rendered, tpl, fmt, sys.stdout)
     sys.stdout.flush()
+    if explain_backend:
+        _explain(rendered.backend)
     say_assumed_version(tpl, fmt)
     if rendered.ids is not None and has_double_bos(rendered.ids):
         sys.stderr.write("warning: the ids start with <|begin_of_text|> twice: the template writes BOS and the "
                          "tokenizer adds another; tokenize rendered prompts with add_special_tokens=False\n")
+
+
+def _explain(choice: Choice | None) -> None:
+    if choice is not None:
+        sys.stderr.write(f"backend: {choice.backend}: {choice.reason}\n")
 
 
 def _warn_portability(job: RenderJob) -> None:

@@ -47,6 +47,9 @@ def verify(
     from ..formatting.verify_output import write_json, write_text
     from ..rendering.limits import limits_from_env
     from ..verification.search import verify_template
+    # imported now, not when the backend check first runs mid-search: hypothesis draws constants from
+    # the modules loaded, so the same modules must be loaded on every run for the search to repeat
+    from ..probes import backends  # noqa: F401
     from ..rendering.templates import resolve_template
 
     tpl = resolve_template(template, version=version)

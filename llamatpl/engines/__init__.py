@@ -9,6 +9,7 @@ it mirrors (``docs/engines.md`` cites them per behaviour).
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Sequence
 
@@ -25,7 +26,15 @@ __all__ = ["DEFAULT", "NAMES", "Engine", "get_engine"]
 
 def get_engine(name: str = DEFAULT, *, engine_args: str | Sequence[str] = "",
                transformers: str | None = None) -> Engine:
-    """The engine called ``name`` set up with its server flags; unknown names are a usage error."""
+    """The engine called ``name`` set up with its server flags; unknown names are a usage error.
+
+    Engines hold nothing but their flags, so one set-up serves every render with the same flags."""
+    flags = engine_args if isinstance(engine_args, str) else tuple(engine_args)
+    return _engine(name, flags, transformers)
+
+
+@functools.lru_cache(maxsize=32)
+def _engine(name: str, engine_args: str | tuple[str, ...], transformers: str | None) -> Engine:
     key = {"llamacpp": "llama.cpp", "llama-cpp": "llama.cpp"}.get(name.lower(), name.lower())
     if key not in MODULES:
         raise UsageError(f"--engine: {name!r} is not one of {', '.join(NAMES)}")

@@ -9,6 +9,7 @@ Its own server flags (``--engine-args``) are parsed by :meth:`Engine.parse_args`
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 from collections.abc import Mapping, Sequence
@@ -16,6 +17,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from ..errors import EngineRejected, RenderError, UsageError
+from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.templates import ChatTemplate
@@ -37,6 +39,21 @@ class Engine:
             raise UsageError(f"--engine-args: {exc}: {engine_args!r}") from None
         self.options = self.parse_args(args)
         self.transformers = self.check_transformers(transformers)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every engine's renders are checked and cached as its own; transformers' renderer labels
+        # its renders itself (and its per-call path stays free of the wrapper)
+        if "render" in cls.__dict__ and cls.__dict__.get("name") != "transformers":
+            setattr(cls, "render", _in_backend_scope(cls.__dict__["render"]))
+
+    def backend_scope(self) -> str | None:
+        """The label the fast backend's verdicts are kept under for this engine and its flags
+        (``None``: transformers, whose renderer labels its own renders)."""
+        if self.name == "transformers":
+            return None
+        options = ", ".join(f"{k}={v!r}" for k, v in sorted(vars(self.options).items()))
+        return f"{self.name} {self.release} ({options}) transformers={self.transformers}"
 
     # ------------------------------------------------------------------ set-up (usage errors)
 
@@ -107,6 +124,25 @@ class Engine:
         where = f"{path}: " if path else ""
         said = f"{self.name} rejects {where}{reason}"
         return EngineRejected(f"{conversation.name}: {said}", template_error=template_error, reason=said)
+
+
+def _in_backend_scope(render: Any) -> Any:
+    """Run an engine's ``render`` in its backend scope, with a replay of its own path for the check."""
+
+    @functools.wraps(render)
+    def scoped(self: Engine, conversation: Conversation, template: ChatTemplate, **kwargs: Any) -> str:
+        label = self.backend_scope()
+        if label is None:
+            return str(render(self, conversation, template, **kwargs))
+        limits = kwargs.get("limits", DEFAULT_LIMITS)
+
+        def replay(conv: Conversation) -> str:
+            return str(render(self, self.as_request(conv), template, limits=limits))
+
+        with backend.scope(label, replay):
+            return str(render(self, conversation, template, **kwargs))
+
+    return scoped
 
 
 def request_of(conversation: Conversation) -> Mapping[str, Any]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from . import backend
 from ..errors import LlamatplError
 from .conversation import Conversation, parse_line
 from .limits import DEFAULT_LIMITS, Limits
@@ -26,6 +27,7 @@ class Rendered:
     conversation: Conversation
     prompt: str
     ids: list[int] | None = None
+    backend: backend.Choice | None = None  # the Jinja backend that rendered it, and why
     engine: str = "transformers"  # the serving engine whose prompt this is
 
 
@@ -59,17 +61,19 @@ class RenderJob:
             prompt = render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,
                                  special_tokens=self.template.special_tokens, today=self.today,
                                  limits=self.limits, name=self.template.name, transformers=self.transformers)
+        choice = backend.LAST.get()
         ids = None
         if self.with_ids:
             tokenizer = self.tokenizer or get_tokenizer(self.template.version)
             ids = tokenizer.encode_prompt(prompt, add_special_tokens=self.add_special_tokens)
-        return Rendered(conversation, prompt, ids, self.engine.name if self.engine is not None else "transformers")
+        return Rendered(conversation, prompt, ids, choice, self.engine.name if self.engine is not None else "transformers")
 
 
 def record(item: Rendered, template: ChatTemplate) -> dict[str, Any]:
-    """``--format json``: the template, its version, the engine, the prompt and its ids."""
+    """``--format json``: the template, its version, the engine, the prompt, its ids and the backend that rendered it."""
+    chosen = None if item.backend is None else {"name": item.backend.backend, "reason": item.backend.reason}
     return {"template": template.name, "version": template.version, "engine": item.engine, "prompt": item.prompt,
-            "ids": item.ids}
+            "ids": item.ids, "backend": chosen}
 
 
 def json_line(item: Rendered, job: RenderJob, fmt: str) -> str:
@@ -93,8 +97,11 @@ Item = Conversation | tuple[str, str | bytes]  # a conversation, or a raw JSONL 
 
 
 def _line(item: Item, job: RenderJob, fmt: str) -> str:
+    """One output line; a template whose backend verdict is unknown is checked first (many lines follow)."""
     conversation = item if isinstance(item, Conversation) else parse_line(*item, checks=job.checks)
-    return json_line(job.render(conversation), job, fmt)
+    with backend.checking():
+        rendered = job.render(conversation)
+    return json_line(rendered, job, fmt)
 
 
 def _work(item: Item) -> str | LlamatplError:
@@ -121,12 +128,15 @@ def render_lines(items: Iterable[Item], job: RenderJob, fmt: str, *, jobs: int =
         return
     import multiprocessing
 
-    if job.with_ids and job.tokenizer is None:
-        get_tokenizer(job.template.version)  # load once here; forked workers share it
+    source = iter(items)
+    for item in itertools.islice(source, 1):
+        # rendered here, so the tokenizer and the backend's verdict (its check) are ready before the fork
+        yield _line(item, job, fmt)
+        if progress:
+            progress(1)
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
     pool = (context or multiprocessing).Pool(jobs, initializer=_start_worker, initargs=(job, fmt))
     try:
-        source = iter(items)
         while batch := list(itertools.islice(source, BATCH)):
             for line in pool.imap(_work, batch, chunksize=64):
                 if isinstance(line, LlamatplError):

@@ -21,7 +21,11 @@ from typing import Any
 
 import jinja2
 
+from . import backend as _backend
+from . import fast as _fast
+from . import fastscan as _fastscan
 from . import limits as _limits
+from . import messages as _messages
 from . import llama_flavour  # noqa: F401 - registers the llama.cpp flavour of the environment
 from .conversation import Conversation
 from .environment import RaisedByTemplate, compile_template, pinned_today, restore_today
@@ -30,8 +34,6 @@ from .templates import ChatTemplate, resolve_template
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 TRANSFORMERS = "5.23"  # the transformers release whose apply_chat_template is matched by default
-_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
-_REASONING_KEYS = frozenset(_REASONING_FIELDS)
 
 
 def render(
@@ -87,15 +89,25 @@ def render_text(
 
     With ``trace`` (a list), each output chunk appends ``(end offset, template line)`` to it.
     """
-    messages = _template_messages(conversation, *_input_rules(transformers))
+    context, scanned = _messages.prepared(conversation, transformers, special_tokens)
     cfm = conversation.continue_final_message
     if cfm and conversation.add_generation_prompt:
         raise InputError(f"{conversation.name}: continue_final_message and add_generation_prompt "
                          "cannot both be true")
-    field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name) if cfm else ("", "")
-    context = template_context(conversation, special_tokens, messages)
-    out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace)
+    field, last_text = "", ""
+    if cfm:  # the final message is replaced by a marked copy, in a list and variables of this render's own
+        messages = list(context["messages"])
+        field, last_text = _mark_final_message(messages, cfm, template_text, conversation.name)
+        context = {**context, "messages": messages}
+    out = render_variables(template_text, context, today=today, limits=limits, name=name, trace=trace,
+                           scanned=scanned, scope=(_scope_label(transformers), (
+                               render_text, template_text, special_tokens, limits, name, transformers)))
     return _cut_at_marker(out, last_text, conversation.name) if field else out
+
+
+@functools.lru_cache(maxsize=16)
+def _scope_label(transformers: str) -> str:
+    return f"transformers {transformers}"
 
 
 def render_variables(
@@ -107,6 +119,8 @@ def render_variables(
     name: str = "template",
     trace: list[tuple[int, int]] | None = None,
     flavour: str = "transformers",
+    scanned: int | None = None,
+    scope: tuple[str, tuple[Any, ...]] | None = None,
 ) -> str:
     """Render raw template text with exactly ``variables`` (an absent key is undefined), in the
     sandbox, within ``limits``; every error the template causes becomes one located line.
@@ -114,8 +128,31 @@ def render_variables(
     The shared core of every engine that renders with jinja2: :func:`render_text` builds the
     variables as transformers does; other engines build their own (``llamatpl.engines``).
     ``flavour`` picks the Jinja environment (``transformers``, or ``llama.cpp``: see
-    :mod:`llamatpl.rendering.llama_flavour`).
+    :mod:`llamatpl.rendering.llama_flavour`). The backend is
+    :func:`llamatpl.rendering.backend.choose`'s: minijinja where a differential check showed it
+    writes these same bytes (for this flavour), jinja2 otherwise (and for every render that fails
+    on minijinja, so errors read the same on both paths, and for every input holding a number
+    minijinja prints otherwise). ``scanned`` holds :func:`.fastscan.scan`'s flags for
+    ``variables``: walked here unless given, as :func:`render_text` gives them from the
+    conversation it prepared once.
     """
+    choice = _backend.choose(template_text, variables, tracing=trace is not None,
+                             flavour="" if flavour == "transformers" else flavour, scope=scope)
+    _backend.LAST.set(choice)
+    if choice.backend == _backend.MINIJINJA:
+        if scanned is None:
+            scanned = _fastscan.scan(variables)
+        odd = scanned & _fastscan.ODD_NUMBER
+        fast = None if odd else _render_fast(template_text, variables, today, limits, scanned)
+        recording = _backend.recording()
+        if recording is None:
+            if fast is not None:
+                return fast
+            if odd:
+                _backend.LAST.set(_ODD_NUMBERS)
+        else:
+            return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name,
+                                 flavour=flavour)
     try:
         compiled = compile_template(template_text, flavour)
     except InvalidTemplate as exc:
@@ -145,6 +182,55 @@ def render_variables(
         _limits.stop(budget_token)
         if today_token is not None:
             restore_today(today_token)
+
+
+_ODD_NUMBERS = _backend.Choice(_backend.JINJA2, "the input holds a number minijinja prints otherwise "
+                                                "(such as 1e-05); this render is jinja2's")
+
+
+def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
+                 limits: _limits.Limits, scanned: int) -> str | None:
+    # with the default limits no budget is needed: minijinja's fuel keeps time, and the limits the
+    # Python filters read (tojson's indent) are the defaults when no budget is set
+    if today is None and limits is _limits.DEFAULT_LIMITS:
+        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
+    today_token = pinned_today(today) if today is not None else None
+    budget_token = None if limits is _limits.DEFAULT_LIMITS else _limits.start(limits)
+    try:
+        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
+    finally:
+        if budget_token is not None:
+            _limits.stop(budget_token)
+        if today_token is not None:
+            restore_today(today_token)
+
+
+def _differential(template_text: str, variables: Mapping[str, Any], fast: str | None, recording: Any, *,
+                  today: date | None, limits: _limits.Limits, name: str, flavour: str) -> str:
+    """A render of the differential check: jinja2's result is returned (or raised), minijinja's compared.
+
+    ``fast`` is ``None`` when minijinja gave up, and then the fast path renders on jinja2 too: only
+    an output of minijinja's that is not jinja2's (or where jinja2 raises) is a difference."""
+    key = "" if flavour == "transformers" else flavour
+    with _backend.forced(_backend.JINJA2):
+        try:
+            out = render_variables(template_text, variables, today=today, limits=limits, name=name,
+                                   flavour=flavour)
+        except LimitExceeded:
+            recording.limit_hit = True
+            raise
+        except RenderError:
+            recording.note(template_text, key, None if fast is None else "minijinja renders where jinja2 raises")
+            raise
+    if fast is None:
+        recording.fallbacks += 1
+    recording.note(template_text, key, None if fast is None or fast == out else
+                   f"outputs differ at offset {_first_difference(out, fast)}")
+    return out
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
 _CHUNKS = 16  # output chunks taken at a time; each chunk's own size was checked when it was built
@@ -178,11 +264,8 @@ def _generate(compiled: jinja2.Template, context: dict[str, Any], max_chars: int
 def template_context(conversation: Conversation, special_tokens: Mapping[str, str],
                      messages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The variables a template is rendered with, exactly as transformers passes them."""
-    context: dict[str, Any] = {**special_tokens, **conversation.variables}
-    context.update(messages=_template_messages(conversation) if messages is None else messages,
-                   tools=conversation.tools, documents=conversation.documents,
-                   add_generation_prompt=conversation.add_generation_prompt)
-    return context
+    return _messages.context(conversation, special_tokens,
+                             _messages.template_messages(conversation) if messages is None else messages)
 
 
 def _current_line(compiled: jinja2.Template, generator: Any) -> int:
@@ -194,37 +277,6 @@ def _current_line(compiled: jinja2.Template, generator: Any) -> int:
     return compiled.get_corresponding_lineno(frame.f_lineno) if frame is not None else 1
 
 
-@functools.lru_cache(maxsize=16)
-def _input_rules(transformers: str) -> tuple[bool, bool]:
-    """(drop ``None``-valued keys, alias reasoning fields) for a transformers release ``X.Y``."""
-    try:
-        release = tuple(int(part) for part in transformers.split(".")[:2])
-    except ValueError:
-        raise InputError(f"--transformers: {transformers!r} is not a release such as 5.23") from None
-    return release >= (5, 23), release >= (5, 21)
-
-
-def _template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
-    """The messages as the matched transformers release passes them to the template.
-
-    A message that needs no change is passed as it is: the sandbox is immutable, the template
-    cannot change it.
-    """
-    out = []
-    for message in conversation.messages:
-        nones = drop_none and None in message.values()
-        reasoning = alias and not _REASONING_KEYS.isdisjoint(message)
-        if not nones and not reasoning:
-            out.append(message)
-            continue
-        m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
-        if reasoning and any(m.get(k) is not None for k in _REASONING_FIELDS):
-            value = next(m[k] for k in _REASONING_FIELDS if m.get(k) is not None)
-            m = {"thinking": value, **m, "reasoning_content": value}
-        out.append(m)
-    return out
-
-
 def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, template_text: str,
                         name: str) -> tuple[str, str]:
     """Append the continue marker to the last message, as transformers does; return (field, text)."""
@@ -234,8 +286,8 @@ def _mark_final_message(messages: list[dict[str, Any]], cfm: bool | str, templat
     if final is None:
         raise InputError(f"{name}: continue_final_message: the last message has no {field!r} to continue")
     fields = [field]
-    if field in _REASONING_FIELDS:
-        fields = [f for f in _REASONING_FIELDS if last.get(f) == final]
+    if field in _messages.REASONING_FIELDS:
+        fields = [f for f in _messages.REASONING_FIELDS if last.get(f) == final]
     if not any(f in template_text for f in fields):
         raise InputError(f"{name}: continue_final_message: the template never reads {field!r}")
     if isinstance(final, (list, tuple)):

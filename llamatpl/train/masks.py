@@ -23,6 +23,8 @@ from datetime import date
 from typing import Any
 
 from ..errors import InputError
+from ..probes import install_backend_check
+from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.environment import forget_json, json_memo
 from ..rendering.limits import DEFAULT_LIMITS, Limits
@@ -121,6 +123,14 @@ class MaskJob:
         return Conversation.from_data(data, name=name)
 
     def render(self, conversation: Conversation) -> str:
+        """The prompt, on minijinja where the backend check showed jinja2's bytes for the template (the
+        check runs at the first render when its verdict is unknown: training renders many conversations)."""
+        if not backend.checker_installed():
+            install_backend_check()
+        with backend.checking():
+            return self._render(conversation)
+
+    def _render(self, conversation: Conversation) -> str:
         if self.engine is not None:
             return str(self.engine.render(conversation, self.template, today=self.today, limits=self.limits))
         return render_text(self.template.text_for(has_tools=conversation.tools is not None), conversation,

@@ -1,0 +1,72 @@
+"""What in a template's input minijinja would write otherwise than jinja2: one walk over the data.
+
+* Numbers. minijinja turns a Python float into a Rust ``f64`` and prints it with Rust's formatting,
+  which agrees with Python's ``repr`` only in the positional range: ``1e-05`` comes out as
+  ``0.00001``, ``1e+16`` as ``10000000000000000.0``, and from about 1e14 some 16- and 17-digit
+  values are rounded the other way (``2125999773484071.2`` as ``…071.3``; measured on minijinja
+  3.1 with 4,000 random floats and the edges). Integers past 64 bits become floats. The official
+  3.1 template prints a non-mapping tool result as it is, so a tool returning ``1e-05`` would
+  render differently: an input holding such a number renders on jinja2 (:data:`ODD_NUMBER`).
+* Trim characters. minijinja's own ``trim`` strips what Python's ``str.strip`` strips except
+  U+001C..U+001F (checked over every code point); the fast backend uses it, rather than a Python
+  call per ``trim``, for inputs without those four characters (:data:`TRIM_CHARS`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+ODD_NUMBER, TRIM_CHARS = 1, 2
+_TRIM = re.compile("[\x1c-\x1f]")
+_I64 = 1 << 63
+_FLOAT_LOW, _FLOAT_HIGH = 1e-4, 1e13  # positional, same digits in Python and Rust
+_CONTAINERS = (dict, list, tuple)
+
+
+def scan(*values: Any) -> int:
+    """:data:`ODD_NUMBER` and :data:`TRIM_CHARS` for everything inside ``values`` (dict keys
+    included); too deep to walk counts as both."""
+    strings: list[str] = []
+    try:
+        flags = _walk(values, strings)
+    except RecursionError:
+        return ODD_NUMBER | TRIM_CHARS
+    return flags | (TRIM_CHARS if _TRIM.search("\0".join(strings)) else 0)
+
+
+def _walk(value: Any, strings: list[str]) -> int:
+    kind = type(value)
+    flags = 0
+    if kind is dict:
+        for key in value:
+            if type(key) is str:
+                strings.append(key)
+            else:
+                flags |= _walk(key, strings)
+        value = value.values()
+    elif kind is not list and kind is not tuple:
+        return _scalar(value, kind, strings)
+    for item in value:
+        kind = type(item)
+        if kind is str:
+            strings.append(item)
+        elif kind is dict or kind is list or kind is tuple:
+            flags |= _walk(item, strings)
+        elif item is not None:
+            flags |= _scalar(item, kind, strings)
+    return flags
+
+
+def _scalar(value: Any, kind: type, strings: list[str]) -> int:
+    if kind is str:
+        strings.append(value)
+        return 0
+    if kind is bool or value is None:
+        return 0
+    if kind is int:
+        return 0 if -_I64 <= value < _I64 else ODD_NUMBER
+    if kind is float:
+        return 0 if _FLOAT_LOW <= abs(value) < _FLOAT_HIGH or (value == 0.0 and str(value) == "0.0") else ODD_NUMBER
+    # subclasses of str, numbers or containers, and other objects: not read here, jinja2 renders them
+    return ODD_NUMBER | TRIM_CHARS if isinstance(value, (str, int, float, *_CONTAINERS)) else TRIM_CHARS

@@ -1,0 +1,84 @@
+"""The variables transformers passes a template (its messages changed by release), prepared once per conversation.
+
+Two input rules depend on the release (``transformers=``): from 5.21 reasoning fields are aliased
+(``thinking`` / ``reasoning_content``); from 5.23 message keys whose value is ``None`` are dropped
+(so ``"content": null`` reads as undefined). The fast backend also needs to know whether the
+input holds what minijinja writes otherwise (:mod:`.fastscan`). Both are worked out once per
+conversation object and kept on it, so rendering the same conversation again (another template, a
+prefix of it for a training mask, a benchmark loop) skips them. A conversation is treated as
+unchanged while its message list, last message and tool list are the same objects of the same
+lengths: build a new one (or append messages) rather than editing a rendered message in place.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from . import fastscan
+from ..errors import InputError
+from .conversation import Conversation
+
+REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+
+
+def prepared(conversation: Conversation, transformers: str,
+             special_tokens: Mapping[str, str]) -> tuple[dict[str, Any], int]:
+    """(the variables the template is rendered with, :func:`.fastscan.scan`'s flags for them)."""
+    rules = input_rules(transformers)
+    messages, tools = conversation.messages, conversation.tools
+    key = (rules, id(special_tokens), id(messages), len(messages), id(messages[-1]) if messages else 0,
+           id(tools), -1 if tools is None else len(tools))
+    known = conversation.__dict__.get("_prepared")
+    if known is not None and known[0] == key:
+        return known[1], known[2]
+    flags = fastscan.scan(messages, tools, conversation.documents, conversation.variables, special_tokens)
+    variables = context(conversation, special_tokens, template_messages(conversation, *rules))
+    object.__setattr__(conversation, "_prepared", (key, variables, flags))
+    return variables, flags
+
+
+def context(conversation: Conversation, special_tokens: Mapping[str, str],
+            messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The variables a template is rendered with, exactly as transformers passes them (renders copy
+    them: jinja2 into its context, minijinja into its own values)."""
+    return {**special_tokens, **conversation.variables, "messages": messages, "tools": conversation.tools,
+            "documents": conversation.documents, "add_generation_prompt": conversation.add_generation_prompt}
+
+
+@functools.lru_cache(maxsize=16)
+def input_rules(transformers: str) -> tuple[bool, bool]:
+    """(drop ``None``-valued keys, alias reasoning fields) for a transformers release ``X.Y``."""
+    try:
+        release = tuple(int(part) for part in transformers.split(".")[:2])
+    except ValueError:
+        raise InputError(f"--transformers: {transformers!r} is not a release such as 5.23") from None
+    return release >= (5, 23), release >= (5, 21)
+
+
+def template_messages(conversation: Conversation, drop_none: bool = True, alias: bool = True) -> list[dict[str, Any]]:
+    """The messages as the matched transformers release passes them to the template.
+
+    A message that needs no change is passed as it is, and so is the list when none does: the
+    sandbox is immutable, the template cannot change them (a caller that edits the list copies it).
+    """
+    messages = conversation.messages
+    out = None
+    if drop_none or alias:
+        for i, message in enumerate(messages):
+            nones = drop_none and None in message.values()
+            reasoning = alias and ("reasoning_content" in message or "thinking" in message or "reasoning" in message)
+            if nones or reasoning:
+                if out is None:
+                    out = list(messages)
+                out[i] = _adjusted(message, nones, reasoning)
+    return messages if out is None else out
+
+
+def _adjusted(message: dict[str, Any], nones: bool, reasoning: bool) -> dict[str, Any]:
+    m = {k: v for k, v in message.items() if v is not None} if nones else dict(message)
+    if reasoning and any(m.get(k) is not None for k in REASONING_FIELDS):
+        value = next(m[k] for k in REASONING_FIELDS if m.get(k) is not None)
+        m = {"thinking": value, **m, "reasoning_content": value}
+    return m
