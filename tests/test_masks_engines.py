@@ -167,6 +167,27 @@ def test_llama_cpp_refuses_a_prefilled_tool_call_it_does_not_write():
     assert encode(job_for("llama.cpp --no-prefill-assistant"), body).spans  # closed, the call is masked
 
 
+def test_a_continued_turn_the_engine_cuts_elsewhere_is_refused_naming_the_engine():
+    # ChatTemplate::apply cuts after the last occurrence of the final message's text; official 3.1
+    # trims "ok " to "ok", so the only "ok " left is inside the user's turn
+    body = {"messages": [user("ok then"), assistant("ok ")]}
+    with pytest.raises(MaskError, match=r"messages\[1\]: tgi continues the final assistant message by cutting"):
+        encode(job_for("tgi"), body)
+
+
+def test_a_continued_turn_with_no_text_in_the_prompt_has_nothing_masked():
+    # oaicompat_chat_params_parse + generate_parser: an empty prefilled message adds nothing, not even its header
+    encoded = encode(job_for("llama.cpp"), {"messages": [user("Hi"), assistant("A."), user("Go"), assistant("")]})
+    assert not encoded.prompt.endswith(HEADER) and encoded.prompt.endswith("Go" + EOT)
+    assert [encoded.prompt[s:e] for s, e in encoded.spans] == ["A." + EOT]
+    # ChatTemplate::apply: trim_end after the cut takes a blank message (tuned 3.1 writes it untrimmed)
+    # and the header's newlines with it
+    blank = {"messages": [user("Hi"), assistant("A."), user("Go"), assistant("\t")]}
+    encoded = encode(job_for("tgi", "tuned:3.1"), blank)
+    assert encoded.prompt.endswith("<|end_header_id|>")
+    assert [encoded.prompt[s:e] for s, e in encoded.spans] == ["A." + EOT]
+
+
 @pytest.mark.parametrize("engine", ["transformers", "vllm", "llama.cpp", "tgi"])
 @pytest.mark.parametrize("template", ["official:3.0", "official:3.1", "official:3.2", "tuned:3.1"])
 def test_a_conversation_that_starts_with_the_assistant_is_refused_in_one_clear_line(engine, template):
@@ -189,15 +210,18 @@ def test_generated_conversations_are_masked_turn_by_turn_never_blaming_the_templ
         if "<|" in json.dumps(data) or "assistant<" in json.dumps(data):
             return  # special-token text in content would blur the format's own markers
         request = conv if job.engine is None else job.engine.as_request(conv)
+        verdict = check_prefixes(job.template, conv, today=TODAY, engine=job.engine or get_engine())
         try:
             encoded = job.encode(request)
         except NotPrefixStable as exc:  # official 3.1 is prefix-stable: this would blame it wrongly
             raise AssertionError(str(exc)) from None
         except MaskError as exc:  # only what the engine itself makes of the last turn
             assert engine in str(exc) or "messages[0]" in str(exc), str(exc)
+            assert verdict.rejected and verdict.error == exc.message  # verify --prefix says the same
             return
         except (InputError, RenderError):  # the engine or the template refuses the conversation
             return
+        assert verdict.ok, verdict.error
         seen["checked"] += 1
         assert [encoded.prompt[s:e] for s, e in encoded.spans] == turns_in(encoded.prompt)
 

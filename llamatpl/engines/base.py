@@ -111,7 +111,8 @@ class Engine:
         return self.render(cut(conversation, count, generation_prompt), template, today=today, limits=limits)
 
     def mask_refusal(self, conversation: Conversation) -> str | None:
-        """Why the prompt this engine builds for ``conversation`` cannot carry a training mask, or None."""
+        """Why the prompt this engine builds for ``conversation`` cannot carry a training mask, or None
+        (asked when the engine leaves the last, assistant, message open: what it writes of it)."""
         return None
 
     # ------------------------------------------------------------------ helpers for engine modules

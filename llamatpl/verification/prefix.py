@@ -82,9 +82,9 @@ def assistant_spans(conversation: Conversation, prefix: PrefixRender, prompt: st
     for index, message in enumerate(messages):
         if not _is_assistant(message):
             continue
-        if index == last and open_last and prompt == prefix(index, False):
-            break  # the engine wrote nothing of an empty continued turn (llama.cpp): nothing to mask
         before = prefix(index, True)
+        if index == last and open_last and before.startswith(prompt):
+            break  # the continued turn adds no text (llama.cpp leaves an empty one out, TGI trims the end)
         if index < last or (not open_last and conversation.add_generation_prompt):
             through = prefix(index + 1, False)
         elif not open_last:
@@ -120,9 +120,9 @@ def _check_open_turn(conversation: Conversation, prefix: PrefixRender, prompt: s
     whole = prefix(last + 1, False)
     if not whole.startswith(base):
         raise NotPrefixStable(f"{where}: the template is not prefix-stable: rendering messages[:{last}] is not a "
-                              "prefix of the whole prompt, so the assistant's turn cannot be found (see llamatpl "
-                              "verify --prefix)", base, whole)
-    who = "transformers" if engine is None else engine.name
+                              f"prefix of rendering messages[:{last + 1}], so the assistant's turn cannot be found "
+                              "(see llamatpl verify --prefix)", base, whole)
+    who = "transformers (continue_final_message)" if engine is None else engine.name
     raise MaskError(f"{where}: {who} continues the final assistant message by cutting the prompt after the last "
                     "place its text occurs, which is not where the template writes it, so the turns cannot be "
                     "located")
