@@ -318,3 +318,17 @@ def test_tgi_prefix_renders_as_the_routers_own_template_tests():
         assert got == _expected(case), case["source"]["test"]
         checked += 1
     assert checked >= 20
+
+
+def test_prepare_cli_names_the_line_of_an_assistant_first_conversation(tmp_path):
+    data = tmp_path / "data.jsonl"
+    data.write_text(json.dumps(BODIES["consecutive"]) + "\n" + json.dumps({"messages": [assistant("Hi.")]}) + "\n")
+    for version in ("3.0", "3.1"):
+        done = subprocess.run([sys.executable, "-m", "llamatpl", "prepare", str(data), "-o", str(tmp_path / "o.jsonl"),
+                               "--version", version], capture_output=True, text=True)
+        assert done.returncode == 2 and not (tmp_path / "o.jsonl").exists()
+        lines = [line for line in done.stderr.splitlines() if "PyTorch" not in line]
+        assert lines == [f"{data}:2: messages[0]: the conversation starts with an assistant message: its turn starts "
+                         "where the conversation before it ends when rendered with the generation prompt, and the "
+                         "template cannot render that empty conversation, so the turn cannot be located (begin "
+                         "with a system or user message)"]
