@@ -180,4 +180,5 @@ class TGI(Engine):
                      "tools": tools}
         return render_minijinja(source, sort_keys(variables), name=name, today=today, limits=limits)
 
+
 ENGINE = TGI
