@@ -13,6 +13,7 @@ import functools
 import json
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any, ClassVar
 
@@ -116,6 +117,21 @@ class Engine:
         reference encodes for verify (llama.cpp reads a trailing assistant turn as a prefill)."""
         return conversation
 
+    def prefix(self, conversation: Conversation, count: int, generation_prompt: bool, template: ChatTemplate, *,
+               today: date | None = None, limits: Limits = DEFAULT_LIMITS) -> str:
+        """The first ``count`` messages of ``conversation`` (a request body), read as this engine reads
+        the whole request, rendered closed or with the generation prompt, whatever its last message.
+
+        These renders locate the turns of :meth:`render`'s prompt (training masks, ``verify
+        --prefix``): an engine that continues a trailing assistant message, or always adds the
+        generation prompt, overrides this to render what the name says."""
+        return self.render(cut(conversation, count, generation_prompt), template, today=today, limits=limits)
+
+    def mask_refusal(self, conversation: Conversation) -> str | None:
+        """Why the prompt this engine builds for ``conversation`` cannot carry a training mask, or None
+        (asked when the engine leaves the last, assistant, message open: what it writes of it)."""
+        return None
+
     # ------------------------------------------------------------------ helpers for engine modules
 
     def reject(self, conversation: Conversation, path: str, reason: str, *,
@@ -143,6 +159,17 @@ def _in_backend_scope(render: Any) -> Any:
             return str(render(self, conversation, template, **kwargs))
 
     return scoped
+
+
+def cut(conversation: Conversation, count: int, generation_prompt: bool) -> Conversation:
+    """The first ``count`` messages, closed or with the generation prompt (request body too)."""
+    messages = conversation.messages[:count]
+    request = conversation.request
+    if request is not None:
+        request = {**request, "messages": messages, "add_generation_prompt": generation_prompt,
+                   "continue_final_message": False}
+    return replace(conversation, messages=messages, add_generation_prompt=generation_prompt,
+                   continue_final_message=False, request=request)
 
 
 def request_of(conversation: Conversation) -> Mapping[str, Any]:

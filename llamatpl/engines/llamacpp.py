@@ -21,6 +21,7 @@ Source files mirrored (at b10573, commit d775b8967):
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 from dataclasses import replace
 from datetime import date, datetime
@@ -70,6 +71,24 @@ class LlamaCpp(Engine):
         if self.options.prefill and "continue_final_message" not in body and last.get("role") == "assistant":
             return replace(conversation, continue_final_message=True, add_generation_prompt=False)
         return conversation
+
+    def prefix(self, conversation: Conversation, count: int, generation_prompt: bool, template: ChatTemplate, *,
+               today: date | None = None, limits: Limits = DEFAULT_LIMITS) -> str:
+        """Rendered as ``--no-prefill-assistant`` renders it: a prefix that ends with an assistant
+        message is closed (prefill would continue it: no end token, and only its text)."""
+        closing = self
+        if self.options.prefill:
+            closing = copy.copy(self)
+            closing.options = argparse.Namespace(**{**vars(self.options), "prefill": False})
+        return Engine.prefix(closing, conversation, count, generation_prompt, template, today=today, limits=limits)
+
+    def mask_refusal(self, conversation: Conversation) -> str | None:
+        last = conversation.messages[-1] if conversation.messages else {}
+        if self.meaning(conversation).continue_final_message and last.get("tool_calls"):
+            return ("llama.cpp continues a final assistant message (prefill, its default) and writes only its "
+                    "text, not its tool call, so the call cannot be masked; --engine-args --no-prefill-assistant "
+                    "closes the turn instead")
+        return None
 
     def render(self, conversation: Conversation, template: ChatTemplate, *, today: date | None = None,
                limits: Limits = DEFAULT_LIMITS, trace: list[tuple[int, int]] | None = None) -> str:

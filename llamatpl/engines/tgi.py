@@ -87,6 +87,25 @@ class TGI(Engine):
         return self.apply(source, messages, tools_and_prompt, template.special_tokens, name=template.name,
                           today=today, limits=limits)
 
+    def prefix(self, conversation: Conversation, count: int, generation_prompt: bool, template: ChatTemplate, *,
+               today: date | None = None, limits: Limits = DEFAULT_LIMITS) -> str:
+        """The first ``count`` of the messages ``ChatTemplate::apply`` renders for the whole request
+        (the tool prompt already on the last one), rendered closed or with the generation prompt and
+        not cut: what TGI's own render would be without its fixed ``add_generation_prompt`` and prefill."""
+        messages, tools_and_prompt = self.read_request(conversation, request_of(conversation))
+        source = tgi_template_text(template.text)
+        flat, tools = self.template_messages(source, messages, tools_and_prompt, name=template.name)
+        return self.run(source, flat[:count], tools, template.special_tokens, generation_prompt, name=template.name,
+                        today=today, limits=limits)
+
+    def mask_refusal(self, conversation: Conversation) -> str | None:
+        messages, tools_and_prompt = self.read_request(conversation, request_of(conversation))
+        last = messages[-1] if messages else None
+        if tools_and_prompt is not None and last is not None and last.role == "assistant" and last.parts is not None:
+            return ("tgi appends its tool prompt to the last message, here the assistant's, so that turn's text "
+                    "is not the assistant's alone and cannot be masked (end with a user or tool message)")
+        return None
+
     def read_request(self, conversation: Conversation, body: Mapping[str, Any]
                      ) -> tuple[list[req.Message], tuple[list[dict[str, Any]], str] | None]:
         """The messages and ``(tools, tool prompt)`` as ``ChatRequest::try_into_generate`` passes them."""
@@ -124,6 +143,20 @@ class TGI(Engine):
               special_tokens: Mapping[str, str], *, name: str, today: date | None = None,
               limits: Limits = DEFAULT_LIMITS) -> str:
         """``ChatTemplate::apply``: tool prompt, flattening, render, then the prefill cut."""
+        flat, tools = self.template_messages(source, messages, tools_and_prompt, name=name)
+        out = self.run(source, flat, tools, special_tokens, True, name=name, today=today, limits=limits)
+        if flat and flat[-1]["role"] == "assistant":
+            final = flat[-1]["content"]
+            at = out.rfind(final)
+            if at >= 0:
+                out = out[:at + len(final)].rstrip(_WHITE_SPACE)
+        return out
+
+    def template_messages(self, source: str, messages: list[req.Message],
+                          tools_and_prompt: tuple[list[dict[str, Any]], str] | None, *, name: str
+                          ) -> tuple[list[dict[str, str]], list[dict[str, Any]] | None]:
+        """``ChatTemplate::apply`` up to the render: the tool prompt appended to the last message, every
+        message flattened to ``{role, content}``; and the ``tools`` variable."""
         tools = None
         if tools_and_prompt is not None:
             tools, tool_prompt = tools_and_prompt
@@ -134,16 +167,18 @@ class TGI(Engine):
             last = messages[-1] if messages else None
             if last is not None and last.parts is not None:  # only a MessageBody::Content gets it
                 messages = [*messages[:-1], req.Message(last.role, [*last.parts, text], None)]
-        flat = [{"role": m.role, "content": m.text()} for m in messages]
+        return [{"role": m.role, "content": m.text()} for m in messages], tools
+
+    @staticmethod
+    def run(source: str, flat: list[dict[str, str]], tools: list[dict[str, Any]] | None,
+            special_tokens: Mapping[str, str], generation_prompt: bool, *, name: str, today: date | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> str:
+        """The template rendered with the variables ``ChatTemplate::apply`` passes (its
+        ``add_generation_prompt`` is always true; :meth:`prefix` also renders closed)."""
         variables = {"messages": flat, "bos_token": special_tokens.get("bos_token"),
-                     "eos_token": special_tokens.get("eos_token"), "add_generation_prompt": True, "tools": tools}
-        out = render_minijinja(source, sort_keys(variables), name=name, today=today, limits=limits)
-        if flat and flat[-1]["role"] == "assistant":
-            final = flat[-1]["content"]
-            at = out.rfind(final)
-            if at >= 0:
-                out = out[:at + len(final)].rstrip(_WHITE_SPACE)
-        return out
+                     "eos_token": special_tokens.get("eos_token"), "add_generation_prompt": generation_prompt,
+                     "tools": tools}
+        return render_minijinja(source, sort_keys(variables), name=name, today=today, limits=limits)
 
 
 ENGINE = TGI

@@ -57,8 +57,14 @@ def write_json(report: Report, out: TextIO) -> None:
 
 def _write_prefix(report: Report, out: TextIO, head: str, rate: float, seed: int | None) -> None:
     f = report.failure
+    if report.rejected:  # refused by the engine, or turns that cannot be located (as prepare refuses them)
+        out.write(f"{report.rejected} of {report.examples} conversations could not be checked (not counted as "
+                  f"passes); the first: {report.first_rejection}\n")
+    if f is None and not report.accepted:
+        out.write(f"FAIL {head}: no conversation could be checked\n")
+        return
     if f is None:
-        out.write(f"PASS {head}: {report.examples} conversations prefix-stable (every earlier turn renders the "
+        out.write(f"PASS {head}: {report.accepted} conversations prefix-stable (every earlier turn renders the "
                   f"same when a later one arrives); {rate:.0f} conversations/s\n")
         return
     seeded = f", seed {seed}" if seed is not None else ""

@@ -6,7 +6,8 @@ writes the whole prompt back in slices, each assistant span inside ``{% generati
 text is the original's, byte for byte, and ``return_assistant_tokens_mask=True`` marks what
 llamatpl's mask marks: TRL's convention (the header outside the block; content, tool call and the
 closing ``<|eot_id|>`` / ``<|eom_id|>`` inside). A conversation whose prefixes are not prefixes of
-its prompt raises, as ``llamatpl prepare`` does.
+its prompt raises, as ``llamatpl prepare`` does, and so does one that starts with an assistant message
+(its turn's start is the end of the empty conversation rendered with the generation prompt).
 
 The block sits in the template's top level, where transformers' tracker counts the text written
 before it; the cost is two extra renders per assistant message.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
+from ..verification.prefix import FIRST_IS_ASSISTANT
 
 _NAME = "llamatpl_prompt"
 
@@ -25,6 +27,9 @@ _BODY = """\
 {%- set llamatpl_at = namespace(done=0) -%}
 {%- for llamatpl_message in messages -%}
 {%- if llamatpl_message['role'] == 'assistant' -%}
+{%- if loop.first -%}
+{{- raise_exception('messages[0]: FIRST') -}}
+{%- endif -%}
 {%- set llamatpl_before = NAME(messages[:loop.index0], true) -%}
 {%- if loop.last and not add_generation_prompt -%}
 {%- set llamatpl_through = llamatpl_full -%}
@@ -60,4 +65,4 @@ def with_generation_tags(template_text: str) -> str:
             template_text = template_text[: -len(ending)]
             break
     return (f"{{%- macro {_NAME}(messages, add_generation_prompt) %}}{lead}{template_text}"
-            f"{{{{ '' }}}}{{%- endmacro -%}}\n" + _BODY.replace("NAME", _NAME))
+            f"{{{{ '' }}}}{{%- endmacro -%}}\n" + _BODY.replace("NAME", _NAME).replace("FIRST", FIRST_IS_ASSISTANT))

@@ -9,7 +9,10 @@ and ends, by rendering two prefixes of the conversation (the way NVIDIA's Megatr
   ``<|python_tag|>`` and the closing ``<|eot_id|>`` / ``<|eom_id|>`` included).
 
 Both must be prefixes of the whole prompt; a template that rewrites earlier turns when a later one
-arrives cannot give a mask, and the message where that happens is named. The character spans then
+arrives cannot give a mask, and the message where that happens is named. Under a serving engine the
+prefixes are the engine's own closed / generation-prompt renders of the messages it reads
+(:meth:`llamatpl.engines.Engine.prefix`), whatever it does to a trailing assistant message
+(:func:`llamatpl.verification.prefix.assistant_spans`). The character spans then
 become a 0/1 mask over the prompt's tokens, tokenized as a server does (special-token text parsed,
 no BOS added): a token is the assistant's when any of its bytes lies in a span, as transformers'
 ``return_assistant_tokens_mask`` counts it (:func:`llamatpl.tokens.spans.encode_with_spans`).
@@ -17,12 +20,11 @@ no BOS added): a token is the assistant's when any of its bytes lies in a span, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
-from ..errors import InputError
 from ..probes import install_backend_check
 from ..rendering import backend
 from ..rendering.conversation import Conversation
@@ -32,13 +34,11 @@ from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.spans import encode_with_spans
 from ..tokens.tokenizer import LlamaTokenizer, get_tokenizer
-from ..verification.prefix import cut
+from ..verification.prefix import MaskError, assistant_spans, cut
+
+__all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans"]
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and transformers, TRL) skips
-
-
-class MaskError(InputError):
-    """The template's prompt cannot be split into the assistant's turns (not prefix-stable)."""
 
 
 @dataclass(frozen=True)
@@ -53,40 +53,6 @@ class Encoded:
     @property
     def labels(self) -> list[int]:
         return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask)]
-
-
-def assistant_spans(conversation: Conversation, render: Callable[[Conversation], str],
-                    prompt: str | None = None) -> tuple[tuple[int, int], ...]:
-    """The character spans of ``render(conversation)`` that the assistant generates.
-
-    Raises :class:`MaskError` naming the first assistant message whose prefixes are not prefixes
-    of the whole prompt.
-    """
-    full = render(conversation) if prompt is None else prompt
-    last = len(conversation.messages) - 1
-    spans: list[tuple[int, int]] = []
-    done = 0
-    for index, message in enumerate(conversation.messages):
-        if not isinstance(message, Mapping) or message.get("role") != "assistant":
-            continue
-        before = render(cut(conversation, index, True))
-        if index == last and conversation.continue_final_message:
-            through = full  # the open last turn runs to the end
-        elif index == last and not conversation.add_generation_prompt:
-            through = full
-        else:
-            through = render(cut(conversation, index + 1, False))
-        start, end = len(before), len(through)
-        if not full.startswith(through) or not through.startswith(before) or start < done:
-            stable_before = full.startswith(before) and start >= done
-            which = f"messages[:{index + 1}]" if stable_before else f"messages[:{index}] with the generation prompt"
-            raise MaskError(f"{conversation.name}: messages[{index}]: the template is not prefix-stable: "
-                            f"rendering {which} is not a prefix of the whole prompt, so the assistant's "
-                            "turn cannot be found (see llamatpl verify --prefix)")
-        if end > start:
-            spans.append((start, end))
-        done = end
-    return tuple(spans)
 
 
 @dataclass(frozen=True)
@@ -146,8 +112,16 @@ class MaskJob:
         memo = json_memo()  # the prefixes write the same tool definitions and arguments again
         try:
             prompt = self.render(conversation)
-            spans = assistant_spans(conversation, self.render, prompt)
+            spans = assistant_spans(conversation, partial(self.prefix, conversation), prompt, engine=self.engine)
         finally:
             forget_json(memo)
         ids, mask = encode_with_spans(self.tokenizer, prompt, spans)
         return Encoded(prompt, ids, mask, spans)
+
+    def prefix(self, conversation: Conversation, count: int, generation_prompt: bool) -> str:
+        """The first ``count`` messages, closed or with the generation prompt, as the engine reads the
+        whole conversation (:meth:`llamatpl.engines.Engine.prefix`): where the turns of its prompt are."""
+        if self.engine is not None:
+            return str(self.engine.prefix(conversation, count, generation_prompt, self.template, today=self.today,
+                                          limits=self.limits))
+        return self.render(cut(conversation, count, generation_prompt))

@@ -203,7 +203,8 @@ class _Run:
         if self.limited is not None:
             return replace(self.limited, conversation=conversation)
         if self.prefix:
-            return check_prefixes(self.template, conversation, today=self.today, limits=self.limits)
+            return check_prefixes(self.template, conversation, today=self.today, limits=self.limits,
+                                  engine=self.engine)
         verdict = verify_conversation(self.template, conversation, version=self.version, dialect=self.dialect,
                                       today=self.today, tokenizer=self.tokenizer, timings=self.timings,
                                       limits=self.limits, engine=self.engine, reasons=False)
