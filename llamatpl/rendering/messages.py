@@ -33,10 +33,23 @@ def prepared(conversation: Conversation, transformers: str,
     known = conversation.__dict__.get("_prepared")
     if known is not None and known[0] == key:
         return known[1], known[2]
-    flags = fastscan.scan(messages, tools, conversation.documents, conversation.variables, special_tokens)
+    flags = conversation.__dict__.get("_scan_hint")
+    if flags is None:
+        flags = fastscan.scan(messages, tools, conversation.documents, conversation.variables, special_tokens)
     variables = context(conversation, special_tokens, template_messages(conversation, *rules))
     object.__setattr__(conversation, "_prepared", (key, variables, flags))
     return variables, flags
+
+
+def scan_as_part_of(part: Conversation, whole: Conversation) -> Conversation:
+    """Let ``part`` (a prefix of ``whole``: some of its messages, the same tools and variables) take
+    ``whole``'s scan flags once ``whole`` has been rendered: it holds no value ``whole`` lacks, so
+    the flags can only over-state what it needs (an over-stated flag renders on jinja2, which is
+    the reference). Saves walking the conversation again for each prefix a training mask renders."""
+    known = whole.__dict__.get("_prepared")
+    if known is not None:
+        object.__setattr__(part, "_scan_hint", known[2])
+    return part
 
 
 def context(conversation: Conversation, special_tokens: Mapping[str, str],

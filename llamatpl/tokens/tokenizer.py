@@ -11,7 +11,7 @@ Two encodings matter:
 * :meth:`LlamaTokenizer.encode_prompt`: what a server does with a rendered prompt: special-token
   text becomes control tokens, no BOS is added. tiktoken's ``encode(allowed_special="all")`` cuts
   the text at each special token and runs the BPE on the pieces between them on their own; we make
-  the same cuts with one regular expression and hand each piece to ``encode_ordinary``, which skips
+  the same cuts and hand each piece to ``encode_ordinary``, which skips
   the per-call conversion of the 256-token allowed set (about a quarter of the time on a chat
   prompt) and gives the cuts to callers that need them (:meth:`LlamaTokenizer.cut`);
 * :meth:`LlamaTokenizer.encode_text`: what Meta's reference does with a piece of content: special
@@ -99,15 +99,31 @@ class LlamaTokenizer:
             special_tokens=self.special_tokens,
         )
         self._byte_lengths: list[int] | None = None
-        # every special token is `<|name|>` with no `|>` inside, so none is a prefix of another and
-        # the order of the alternatives cannot change a match
-        self._special_text = re.compile(
-            "(" + "|".join(map(re.escape, sorted(self.special_tokens, key=len, reverse=True))) + ")")
 
     def cut(self, text: str) -> list[str]:
         """``text`` cut as tiktoken cuts it: ordinary text (maybe empty) at even places, a special
-        token at each odd place between them."""
-        return self._special_text.split(text)
+        token at each odd place between them.
+
+        Every special token is ``<|name|>`` with no ``|>`` inside, so the only one that can start
+        at a ``<|`` ends at the next ``|>``: a dictionary lookup there finds it (faster than a
+        256-way regular expression over the whole prompt)."""
+        specials = self.special_tokens
+        pieces: list[str] = []
+        start = 0
+        at = text.find("<|")
+        while at != -1:
+            end = text.find("|>", at + 2)
+            if end == -1:
+                break
+            candidate = text[at:end + 2]
+            if candidate in specials:
+                pieces += (text[start:at], candidate)
+                start = end + 2
+                at = text.find("<|", start)
+            else:
+                at = text.find("<|", at + 1)
+        pieces.append(text[start:])
+        return pieces
 
     def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
         """Tokenize a rendered prompt as a server does: special tokens parsed, no BOS added.

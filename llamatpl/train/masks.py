@@ -30,6 +30,7 @@ from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.environment import forget_json, json_memo
 from ..rendering.limits import DEFAULT_LIMITS, Limits
+from ..rendering.messages import scan_as_part_of
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.spans import encode_with_spans
@@ -124,4 +125,4 @@ class MaskJob:
         if self.engine is not None:
             return str(self.engine.prefix(conversation, count, generation_prompt, self.template, today=self.today,
                                           limits=self.limits))
-        return self.render(cut(conversation, count, generation_prompt))
+        return self.render(scan_as_part_of(cut(conversation, count, generation_prompt), conversation))
