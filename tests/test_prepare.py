@@ -268,3 +268,34 @@ def test_encode_batch_names_the_dataset_row_and_takes_the_generation_prompt_opti
     assert run("prepare", str(tmp_path / "d.jsonl"), "-o", str(cli), "--no-generation-prompt",
                "--today", "2024-07-26").returncode == 0
     assert closed["input_ids"][0] == _jsonl_rows(cli)[0]["input_ids"]
+
+
+CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def test_a_models_own_tokenizer(tmp_path):
+    """A template whose tokenizer adds special tokens (ChatML on a Llama 3 vocabulary): prepare refuses to
+    spell them as text with Meta's tokenizer, and with --tokenizer the ids and mask are transformers'."""
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from llamatpl.tokens.export import export_tokenizer
+
+    folder = export_tokenizer("3.1", tmp_path / "model", chat_template=CHATML)
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tok.save_pretrained(str(folder))
+    conv = {"messages": [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello, you"}],
+            "add_generation_prompt": False}
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps(conv) + "\n")
+    refused = run("prepare", str(data), "-o", str(tmp_path / "x.jsonl"), "--template", str(folder))
+    assert refused.returncode == 2 and "<|im_end|>" in refused.stderr and "--tokenizer" in refused.stderr
+    out = tmp_path / "out.jsonl"
+    done = run("prepare", str(data), "-o", str(out), "--template", str(folder), "--tokenizer", str(folder))
+    assert done.returncode == 0, done.stderr
+    row = _jsonl_rows(out)[0]
+    text = tok.apply_chat_template(conv["messages"], tokenize=False)
+    assert row["input_ids"] == tok(text, add_special_tokens=False)["input_ids"]
+    assert tok.decode([t for t, m in zip(row["input_ids"], row["assistant_mask"]) if m]) == "Hello, you<|im_end|>\n"

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
-from .app import (EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TransformersOpt, VersionOpt, app, engine_from,
-                  use_fast_backend)
+from .app import (EngineArgsOpt, EngineOpt, TemplateOpt, TodayOpt, TokenizerOpt, TransformersOpt, VersionOpt, app,
+                  engine_from, use_fast_backend, user_tokenizer)
 
 
 class OnError(str, Enum):
@@ -40,6 +40,7 @@ def prepare(
                                        "that ends with the assistant's answer).")] = False,
     engine: EngineOpt = "transformers",
     engine_args: EngineArgsOpt = "",
+    tokenizer: TokenizerOpt = None,
 ) -> None:
     """Write training rows: input_ids, assistant_mask, labels and line, one row per conversation.
 
@@ -60,7 +61,9 @@ def prepare(
     chosen = engine_from(engine, engine_args, transformers) if engine != "transformers" or engine_args else None
     use_fast_backend()  # engine_from does it too; transformers' own path renders without an engine here
     job = MaskJob(tpl, engine=chosen, today=parse_today(today), limits=limits_from_env(),
-                  transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None)
+                  transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None,
+                  user_tokenizer=user_tokenizer(tokenizer))
+    job.check_tokenizer()
     RowSink(output, inputs=(Path(data),))  # a wrong suffix, path or missing pyarrow: a usage error before any work
     settle_backend(job)  # the backend check once, here, before any worker is forked
 

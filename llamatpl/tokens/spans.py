@@ -14,13 +14,16 @@ import bisect
 import itertools
 from collections.abc import Sequence
 
-from .tokenizer import LlamaTokenizer
+from .tokenizer import LlamaTokenizer, UserTokenizer
 
 Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [start, end)
 
 
-def encode_with_spans(tokenizer: LlamaTokenizer, text: str, spans: Spans) -> tuple[list[int], list[int]]:
+def encode_with_spans(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
+                      spans: Spans) -> tuple[list[int], list[int]]:
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
+    if isinstance(tokenizer, UserTokenizer):
+        return _by_offsets(tokenizer, text, spans)
     pieces = tokenizer.cut(text)
     ordinary = tokenizer.encode_ordinary
     runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]  # the BPE of each ordinary piece
@@ -64,3 +67,11 @@ def _token_of(tokenizer: LlamaTokenizer, pieces: list[str], char_at: list[int], 
             break
         token += 1
     return token
+
+
+def _by_offsets(tokenizer: UserTokenizer, text: str, spans: Spans) -> tuple[list[int], list[int]]:
+    """A user's tokenizer (through transformers): each token's character span from its offsets, as
+    transformers' ``return_assistant_tokens_mask`` reads them."""
+    ids, offsets = tokenizer.encode_with_offsets(text)
+    mask = [1 if any(a < hi and lo < b for a, b in spans) else 0 for lo, hi in offsets] if spans else [0] * len(ids)
+    return ids, mask

@@ -228,6 +228,9 @@ class UserTokenizer:
 
     def __init__(self, path: str) -> None:
         quiet_transformers()
+        import os
+
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # worker processes fork after it is loaded
         try:
             from transformers import AutoTokenizer, PreTrainedTokenizerFast
         except ImportError:
@@ -254,6 +257,11 @@ class UserTokenizer:
 
     def encode_prompt(self, text: str, *, add_special_tokens: bool = False) -> list[int]:
         return list(self._tok(text, add_special_tokens=add_special_tokens)["input_ids"])
+
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """The prompt's ids (as :meth:`encode_prompt`) and each token's character span in ``text``."""
+        out = self._tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        return list(out["input_ids"]), [(int(a), int(b)) for a, b in out["offset_mapping"]]
 
     def encode_text(self, text: str) -> list[int]:
         return list(self._tok(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])

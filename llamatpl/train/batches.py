@@ -44,13 +44,17 @@ def plain(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=8)
 def _job(template: str | None, version: str | None, engine: str, engine_args: str, today: date | None,
-         transformers: str | None, generation_prompt: bool | None) -> MaskJob:
+         transformers: str | None, generation_prompt: bool | None, tokenizer: str | None) -> MaskJob:
     from ..engines import get_engine
+    from ..tokens.tokenizer import UserTokenizer
 
     chosen = None if engine == "transformers" and not engine_args else get_engine(
         engine, engine_args=engine_args, transformers=transformers)
-    return MaskJob(resolve_template(template, version=version), engine=chosen, today=today,
-                   transformers=transformers or TRANSFORMERS, generation_prompt=generation_prompt)
+    job = MaskJob(resolve_template(template, version=version), engine=chosen, today=today,
+                  transformers=transformers or TRANSFORMERS, generation_prompt=generation_prompt,
+                  user_tokenizer=UserTokenizer(tokenizer) if tokenizer else None)
+    job.check_tokenizer()
+    return job
 
 
 def conversation_data(batch: Mapping[str, Any], index: int, column: str, name: str = "") -> Any:
@@ -71,17 +75,18 @@ def conversation_data(batch: Mapping[str, Any], index: int, column: str, name: s
 def encode_batch(batch: Mapping[str, Any], indices: Sequence[int] | None = None, *, template: str | None = None,
                  version: str | None = None, column: str = "messages", engine: str = "transformers",
                  engine_args: str = "", today: date | str | None = None, transformers: str | None = None,
-                 generation_prompt: bool | None = None) -> dict[str, list[Any]]:
+                 generation_prompt: bool | None = None, tokenizer: str | None = None) -> dict[str, list[Any]]:
     """``input_ids``, ``assistant_mask`` and ``labels`` for each conversation of ``batch``.
 
     ``template``/``version`` choose the template as everywhere (``official:3.1`` by default);
     ``today`` pins the date line (pass one for reproducible rows across processes and days);
-    ``generation_prompt=False`` is ``prepare --no-generation-prompt``. A bad row raises
+    ``generation_prompt=False`` is ``prepare --no-generation-prompt``; ``tokenizer`` is ``--tokenizer``
+    (a model's own tokenizer.json or folder). A bad row raises
     :class:`~llamatpl.errors.InputError` naming it: by its index in the dataset when ``indices`` is
     given (``Dataset.map(..., with_indices=True)``), else by its index in the batch.
     """
     pinned = date.fromisoformat(today) if isinstance(today, str) else today
-    job = _job(template, version, engine, engine_args, pinned, transformers, generation_prompt)
+    job = _job(template, version, engine, engine_args, pinned, transformers, generation_prompt, tokenizer)
     out: dict[str, list[Any]] = {"input_ids": [], "assistant_mask": [], "labels": []}
     if column not in batch:
         raise InputError(f"encode_batch: the batch has no {column!r} column (columns: {', '.join(batch)})")

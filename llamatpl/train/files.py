@@ -70,7 +70,7 @@ def _start_worker(job: MaskJob) -> None:
     global _WORKER
     _WORKER = job
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
-    job.tokenizer.byte_lengths()
+    job.load()
 
 
 def _work(items: list[Item]) -> list[Row | Failure]:
@@ -80,7 +80,7 @@ def _work(items: list[Item]) -> list[Row | Failure]:
 
 def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Iterator[Row | Failure]:
     """Rows (or failures) for many lines, in input order; ``jobs`` > 1 encodes in worker processes."""
-    job.tokenizer.byte_lengths()  # load once here; forked workers share it
+    job.load()  # once here; forked workers share it
     if jobs <= 1:
         for item in items:
             yield encode_line(item, job)

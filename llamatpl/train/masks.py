@@ -25,6 +25,7 @@ from datetime import date
 from functools import partial
 from typing import Any
 
+from ..errors import UsageError
 from ..probes import install_backend_check
 from ..rendering import backend
 from ..rendering.conversation import Conversation
@@ -34,7 +35,7 @@ from ..rendering.messages import scan_as_part_of
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.spans import encode_with_spans
-from ..tokens.tokenizer import LlamaTokenizer, get_tokenizer
+from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer
 from ..verification.prefix import MaskError, assistant_spans, cut
 
 __all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans"]
@@ -70,6 +71,7 @@ class MaskJob:
     limits: Limits = DEFAULT_LIMITS
     transformers: str = TRANSFORMERS
     generation_prompt: bool | None = None  # overrides each conversation's add_generation_prompt
+    user_tokenizer: Any = None  # a llamatpl.tokens.UserTokenizer (the model's own); None: Meta's Llama 3
 
     def __post_init__(self) -> None:
         if self.today is None:
@@ -81,8 +83,33 @@ class MaskJob:
         return "llamatpl" if self.engine is None or self.engine.name == "transformers" else "request"
 
     @property
-    def tokenizer(self) -> LlamaTokenizer:
+    def tokenizer(self) -> LlamaTokenizer | UserTokenizer:
+        if self.user_tokenizer is not None:
+            return self.user_tokenizer  # type: ignore[no-any-return]
         return get_tokenizer(self.template.version)
+
+    def load(self) -> None:
+        """Read the tokenizer's tables now (before worker processes fork, so they share them)."""
+        tokenizer = self.tokenizer
+        if isinstance(tokenizer, LlamaTokenizer):
+            tokenizer.byte_lengths()
+
+    def check_tokenizer(self) -> None:
+        """A usage error when the template's own tokenizer defines special tokens that Meta's Llama 3
+        tokenizer lacks and no tokenizer was given: its ids would spell them as text."""
+        if self.user_tokenizer is not None or self.template.path is None:
+            return
+        from ..tokens.vocabulary import tokens_beside
+
+        defined = tokens_beside(self.template.path) or frozenset()
+        known = get_tokenizer(self.template.version).special_tokens
+        missing = sorted(t for t in defined if t.startswith("<") and t not in known
+                         and t not in self.template.special_tokens.values())
+        if missing:
+            raise UsageError(f"{self.template.name}: its tokenizer defines {', '.join(missing[:3])}"
+                             f"{' ...' if len(missing) > 3 else ''}, which Meta's Llama 3 tokenizer lacks: "
+                             f"pass --tokenizer {self.template.path if self.template.path.is_dir() else self.template.path.parent} "
+                             "(the model's own tokenizer)")
 
     def read(self, data: Any, name: str) -> Conversation:
         if self.checks == "request":
