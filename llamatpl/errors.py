@@ -24,6 +24,13 @@ class LlamatplError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def at(self, where: str) -> LlamatplError:
+        """The same error, its message led by ``where`` (``data.jsonl:5``) unless it already is."""
+        if not self.message.startswith(f"{where}:"):
+            self.message = f"{where}: {self.message}"
+            self.args = (self.message,)
+        return self
+
 
 class InputError(LlamatplError):
     """A conversation file that is missing, not JSON, or not a valid conversation."""

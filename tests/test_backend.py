@@ -292,3 +292,55 @@ def test_a_conversation_changed_by_appending_is_read_again(hf_tokenizer):
     conversation.messages.append({"role": "tool", "content": 1e-05})
     assert _render("official:3.1", conversation, backend.MINIJINJA) == _oracle(hf_tokenizer, "official:3.1",
                                                                                 conversation)
+
+
+@pytest.mark.parametrize("message", [{"role": "tool", "content": None}, {"role": "tool"}, {"role": "ipython"},
+                                     {"role": "user", "content": "a\ud800b"}])
+@pytest.mark.parametrize("transformers", ["5.20", "5.23"])
+def test_missing_content_and_lone_surrogates_render_as_transformers_does(hf_tokenizer, message, transformers):
+    """A new user's trial: minijinja wrote `null` for a tool result without content (transformers raises,
+    or under 5.20 writes None) and replaced a lone surrogate; such input renders on jinja2."""
+    conversation = Conversation.from_data({"messages": [{"role": "user", "content": "q"}, message]})
+    tpl = resolve_template("official:3.1")
+
+    def render(mode: str) -> tuple[str, str]:
+        with backend.forced(mode), backend.checking():
+            try:
+                return "ok", render_text(tpl.text, conversation, special_tokens=tpl.special_tokens,
+                                         name=tpl.name, transformers=transformers)
+            except LlamatplError:
+                return "raises", ""
+
+    expected = render(backend.JINJA2)
+    if transformers == "5.23":
+        assert expected == _oracle(hf_tokenizer, "official:3.1", conversation)
+    assert render(backend.MINIJINJA) == expected == render("auto")
+
+
+def test_cached_verdicts_are_checked_before_they_are_trusted(tmp_path, monkeypatch):
+    """A verdict file names a real backend and the releases that made it (another llamatpl or
+    minijinja checks again)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    text = "{{ messages[0]['content'] | trim }}!"
+    backend.use_disk_cache(backend.default_cache_dir())
+    try:
+        with backend.checking():
+            render_text(text, Conversation.from_data([{"role": "user", "content": "hi"}]), special_tokens={})
+        (stored,) = (tmp_path / "llamatpl" / "backend").glob(f"{backend.sha256(text)}-*.json")
+        good = json.loads(stored.read_text())
+        for changed in ({"backend": "rust"}, {"made_by": "llamatpl 0.0.1, minijinja 9.9.9"}, {"reason": 5}):
+            stored.write_text(json.dumps({**good, **changed}))
+            backend.forget()
+            with backend.scope("transformers 5.23"):
+                assert not backend.verdict(text).reason.endswith("(cached)"), changed
+    finally:
+        backend.use_disk_cache(None)
+
+
+def test_a_jsonl_template_error_names_the_input_line(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "q"}]}\n'
+                    '{"messages": [{"role": "user", "content": "q"}, {"role": "tool", "content": null}]}\n')
+    done = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(data), "--version", "3.1", "--format", "ids"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.startswith(f"{data}:2: official:3.1 line ")

@@ -52,6 +52,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(EXIT_ERROR)
+    except UnicodeEncodeError as exc:  # a lone surrogate (a "\ud800" JSON escape) reached the output
+        sys.stderr.write(f"llamatpl: the result holds {exc.object[exc.start:exc.end]!r}, a lone surrogate that "
+                         "UTF-8 cannot write: the input has an unpaired \\uD800-\\uDFFF escape\n")
+        sys.exit(EXIT_ERROR)
     except Exception as exc:  # noqa: BLE001 - the edge where nothing may escape as a traceback
         if os.environ.get("LLAMATPL_DEBUG"):
             raise

@@ -16,6 +16,7 @@ reads templates as llama.cpp's own Jinja engine does) always renders on jinja2.
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import json
 import os
@@ -299,12 +300,27 @@ def _path(key: tuple[str, str]) -> Path:
     return _DISK[0] / f"{key[0]}-{label}.json"
 
 
+@functools.lru_cache(maxsize=1)
+def _made_by() -> str:
+    """The releases a verdict holds for: llamatpl's and minijinja's (an upgrade checks again)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .._version import __version__
+
+    try:
+        minijinja = version("minijinja")
+    except PackageNotFoundError:
+        minijinja = "none"
+    return f"llamatpl {__version__}, minijinja {minijinja}"
+
+
 def _read(key: tuple[str, str]) -> Choice | None:
     if not _DISK:
         return None
     try:
         data = json.loads(_path(key).read_text(encoding="utf-8"))
-        if data.get("format") != VERDICT_FORMAT or data.get("scope") != key[1]:
+        if (data.get("format") != VERDICT_FORMAT or data.get("scope") != key[1] or data.get("made_by") != _made_by()
+                or data.get("backend") not in (JINJA2, MINIJINJA) or not isinstance(data.get("reason"), str)):
             return None
         choice = Choice(data["backend"], data["reason"] + " (cached)")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -320,8 +336,8 @@ def _store(key: tuple[str, str], choice: Choice) -> None:
     try:
         _DISK[0].mkdir(parents=True, exist_ok=True)
         tmp = _path(key).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": VERDICT_FORMAT, "scope": key[1], "backend": choice.backend,
-                                   "reason": choice.reason}), encoding="utf-8")
+        tmp.write_text(json.dumps({"format": VERDICT_FORMAT, "scope": key[1], "made_by": _made_by(),
+                                   "backend": choice.backend, "reason": choice.reason}), encoding="utf-8")
         tmp.replace(_path(key))
     except OSError:
         pass  # an unwritable cache only costs a re-check next time

@@ -10,6 +10,14 @@
 * Trim characters. minijinja's own ``trim`` strips what Python's ``str.strip`` strips except
   U+001C..U+001F (checked over every code point); the fast backend uses it, rather than a Python
   call per ``trim``, for inputs without those four characters (:data:`TRIM_CHARS`).
+* Missing values. A message without ``content`` (or with a ``None`` value, which transformers 5.23
+  drops) reads as undefined, and minijinja hands undefined to a Python filter as ``None`` and counts
+  it iterable where jinja2 does neither: official 3.1 writes ``null`` for a tool result without
+  content on minijinja and raises on jinja2. Such input renders on jinja2 (:data:`MISSING_VALUE`),
+  except an assistant message that holds tool calls instead of content (the check conversations
+  cover that shape).
+* Lone surrogates (``"\\ud800"`` in JSON): minijinja's strings are UTF-8 and replace them; jinja2
+  keeps them as transformers does (:data:`SURROGATE`).
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-ODD_NUMBER, TRIM_CHARS = 1, 2
+ODD_NUMBER, TRIM_CHARS, MISSING_VALUE, SURROGATE = 1, 2, 4, 8
+JINJA2_ONLY = ODD_NUMBER | MISSING_VALUE | SURROGATE  # inputs minijinja would write otherwise
 _TRIM = re.compile("[\x1c-\x1f]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _I64 = 1 << 63
 _FLOAT_LOW, _FLOAT_HIGH = 1e-4, 1e13  # positional, same digits in Python and Rust
 _CONTAINERS = (dict, list, tuple)
@@ -32,7 +42,26 @@ def scan(*values: Any) -> int:
         flags = _walk(values, strings)
     except RecursionError:
         return ODD_NUMBER | TRIM_CHARS
-    return flags | (TRIM_CHARS if _TRIM.search("\0".join(strings)) else 0)
+    for value in values:
+        messages = value.get("messages") if isinstance(value, dict) else value
+        if isinstance(messages, list) and missing_values(messages):
+            flags |= MISSING_VALUE
+    joined = "\0".join(strings)
+    return flags | (TRIM_CHARS if _TRIM.search(joined) else 0) | (SURROGATE if _SURROGATES.search(joined) else 0)
+
+
+def missing_values(messages: list[Any]) -> bool:
+    """Whether a message lacks ``content`` (or holds a ``None``), beyond an assistant's tool calls."""
+    for message in messages:
+        if type(message) is not dict:
+            continue
+        if None in message.values() and not (message.get("content") is None and message.get("tool_calls")
+                                               and message.get("role") == "assistant"
+                                               and sum(v is None for v in message.values()) == 1):
+            return True
+        if "content" not in message and not (message.get("role") == "assistant" and message.get("tool_calls")):
+            return True
+    return False
 
 
 def _walk(value: Any, strings: list[str]) -> int:

@@ -99,8 +99,13 @@ Item = Conversation | tuple[str, str | bytes]  # a conversation, or a raw JSONL 
 def _line(item: Item, job: RenderJob, fmt: str) -> str:
     """One output line; a template whose backend verdict is unknown is checked first (many lines follow)."""
     conversation = item if isinstance(item, Conversation) else parse_line(*item, checks=job.checks)
-    with backend.checking():
-        rendered = job.render(conversation)
+    try:
+        with backend.checking():
+            rendered = job.render(conversation)
+    except LlamatplError as exc:
+        if isinstance(item, Conversation):
+            raise
+        raise exc.at(item[0]) from None  # a template's error names the input line too
     return json_line(rendered, job, fmt)
 
 

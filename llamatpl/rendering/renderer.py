@@ -142,14 +142,14 @@ def render_variables(
     if choice.backend == _backend.MINIJINJA:
         if scanned is None:
             scanned = _fastscan.scan(variables)
-        odd = scanned & _fastscan.ODD_NUMBER
+        odd = scanned & _fastscan.JINJA2_ONLY
         fast = None if odd else _render_fast(template_text, variables, today, limits, scanned)
         recording = _backend.recording()
         if recording is None:
             if fast is not None:
                 return fast
             if odd:
-                _backend.LAST.set(_ODD_NUMBERS)
+                _backend.LAST.set(_jinja2_only(odd))
         else:
             return _differential(template_text, variables, fast, recording, today=today, limits=limits, name=name,
                                  flavour=flavour)
@@ -184,8 +184,11 @@ def render_variables(
             restore_today(today_token)
 
 
-_ODD_NUMBERS = _backend.Choice(_backend.JINJA2, "the input holds a number minijinja prints otherwise "
-                                                "(such as 1e-05); this render is jinja2's")
+def _jinja2_only(flags: int) -> _backend.Choice:
+    what = ("a number minijinja prints otherwise (such as 1e-05)" if flags & _fastscan.ODD_NUMBER else
+            "a message without content (undefined: minijinja reads it otherwise)" if flags & _fastscan.MISSING_VALUE
+            else "a lone surrogate (minijinja's strings are UTF-8)")
+    return _backend.Choice(_backend.JINJA2, f"the input holds {what}; this render is jinja2's")
 
 
 def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,

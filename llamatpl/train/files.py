@@ -58,8 +58,7 @@ def encode_line(item: Item, job: MaskJob) -> Row | Failure:
     try:
         encoded = job.encode(parse_line(where, text, checks=job.checks))
     except LlamatplError as exc:
-        message = exc.message if exc.message.startswith(f"{where}:") else f"{where}: {exc.message}"
-        return Failure(number, where, message)
+        return Failure(number, where, exc.at(where).message)
     return Row.of(number, encoded.input_ids, encoded.assistant_mask)
 
 
