@@ -157,6 +157,22 @@ def test_mutation_is_refused_by_the_gate():
     assert backend.LAST.get().backend == backend.JINJA2
 
 
+@pytest.mark.parametrize("text", [
+    "{% set ns = namespace(s=[]) %}{% for m in messages %}{% set ns.s = [ns.s, ns.s] %}{% endfor %}{{ ns.s }}",
+    "{% set s = {} %}{% for m in messages %}{% set s = dict(a=s, b=s) %}{% endfor %}{{ s|tojson }}",
+    "{% set s = [1] %}{% for m in messages %}{% set t = s %}{% set s = [t, t] %}{% endfor %}{{ s }}",
+    "{% macro f(s) %}{{ f([s, s]) }}{% endmacro %}{{ f(messages) }}",
+], ids=["namespace", "dict-call", "through-a-name", "macro"])
+def test_nesting_a_value_in_itself_is_refused_by_the_gate(text):
+    assert "growth by nesting" in gate.eligibility(text).refusal
+
+
+def test_nesting_other_values_passes_the_gate():
+    text = ("{% set ns = namespace(s=[], last=none) %}{% for m in messages %}{% set ns.s = ns.s + [[m, ns.last]] %}"
+            "{% set ns.last = m %}{% endfor %}{{ ns.s|tojson }}")
+    assert gate.eligibility(text).refusal is None
+
+
 def test_verdicts_persist_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert backend.default_cache_dir() == tmp_path / "llamatpl" / "backend"

@@ -7,10 +7,15 @@ differential check needed), and must end in the same error as jinja2.
 """
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llamatpl.rendering import limits
 
 CHILD = r"""
 import json, resource, sys
@@ -57,6 +62,20 @@ CASES = {
                                   "LimitExceeded", "size limit"),
     "doubling by recursion": ("{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f(messages[0].content) }}",
                               "LimitExceeded", "size limit"),
+    # a list (or dict) that holds the last one twice: cheap to build by reference, exponential to write out
+    "nesting doubled, tojson": ("{% set ns = namespace(s=['x']) %}{% for i in range(64) %}{% set ns.s = [ns.s, ns.s] %}"
+                                "{% endfor %}{{ ns.s|tojson|length }}", "LimitExceeded", "size limit"),
+    "nesting doubled, unrolled, printed": ("{% set s = [messages[0].content] %}" + "{% set s = [s, s] %}" * 48
+                                           + "{{ s }}", "LimitExceeded", "size limit"),
+    "nesting doubled, unrolled dict, tojson": ("{% set s = {'a': messages[0].content} %}"
+                                               + "{% set s = {'a': s, 'b': s} %}" * 48 + "{{ s|tojson }}",
+                                               "LimitExceeded", "size limit"),
+    "nesting doubled, through a name, joined": ("{% set s = [messages] %}"
+                                                + "{% set t = s %}{% set s = [s, t] %}" * 48
+                                                + "{{ [s]|join }}{{ s ~ '' }}", "LimitExceeded", "size limit"),
+    "nesting doubled by recursion": ("{% macro f(s, n) %}{% if n < 60 %}{{ f([s, s], n + 1) }}{% else %}"
+                                     "{{ s|tojson }}{% endif %}{% endmacro %}{{ f(messages, 0) }}",
+                                     "LimitExceeded", "size limit"),
     "class escape": ("{{ ''.__class__.__mro__[1].__subclasses__() }}", "SandboxViolation", None),
     "self escape": ("{{ self.__init__.__globals__ }}", "SandboxViolation", None),
     "list mutation": ("{{ messages.append({'role': 'x'}) }}", "SandboxViolation", None),
@@ -91,6 +110,33 @@ def test_hostile_template_through_the_cli_is_one_line_exit_2(tmp_path):
     assert proc.stderr.count("\n") == 1 and "size limit" in proc.stderr
 
 
+NESTING = ("{% set ns = namespace(s=['x']) %}{% for m in messages %}{% set ns.s = [ns.s, ns.s] %}{% endfor %}"
+           "{{ ns.s|tojson|length }}")
+
+
+def _address_space_capped() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+@pytest.mark.parametrize("backend", ["jinja2", "minijinja", "auto"])
+@pytest.mark.parametrize("template", [NESTING, NESTING.replace("|tojson|length", "")], ids=["tojson", "printed"])
+def test_nesting_in_a_loop_over_messages_is_one_line_exit_2(tmp_path, backend, template):
+    """The user's report: 40 messages doubled a nested list to 2**40 leaves (minijinja aborted, jinja2 ran for
+    minutes). Now the gate keeps it off minijinja and jinja2 measures the value before writing it."""
+    bad = tmp_path / "evil.jinja"
+    bad.write_text(template)
+    conv = tmp_path / "c.json"
+    conv.write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}] * 40}))
+    proc = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(conv), "--template", str(bad)],
+                          capture_output=True, text=True, timeout=60, preexec_fn=_address_space_capped,
+                          env={**os.environ, "LLAMATPL_BACKEND": backend})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith(f"{bad} line 1: size limit"), proc.stderr
+
+
 @pytest.mark.parametrize("text", [
     "{% if true %}" * 3000 + "x" + "{% endif %}" * 3000,
     "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
@@ -106,3 +152,18 @@ def test_too_deep_for_the_parser_is_a_syntax_finding_and_a_one_line_error(tmp_pa
     render = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(conv), "--template", str(path)],
                             capture_output=True, text=True, timeout=120)
     assert render.returncode == 2 and render.stderr == f"{path}: line 1: nested too deeply to parse\n"
+
+
+JSON_DATA = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+                         max_leaves=30)
+
+
+@given(JSON_DATA)
+def test_the_measure_before_writing_never_exceeds_the_text(value):
+    """The size walk is a lower bound of what json.dumps and str() write, so it refuses nothing that fits."""
+    sizes: dict[int, int] = {}
+    if isinstance(value, (list, dict)):
+        measured = limits._written(value, sizes, 1 << 60, "test")
+        assert measured <= len(json.dumps(value, ensure_ascii=False))
+        assert measured <= len(str(value))

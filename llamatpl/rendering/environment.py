@@ -76,13 +76,32 @@ def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: 
         limits.check_size(float("inf"), f"JSON indented by {indent}")
     memo = _JSON_MEMO.get()
     if memo is None or not isinstance(x, (dict, list)):
+        limits.check_written_size(x, "JSON text")
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
     key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
     known = memo.get(key)
     if known is None:
+        limits.check_written_size(x, "JSON text")
         known = memo[key] = (x, json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
                                            sort_keys=sort_keys))
     return known[1]
+
+
+def _finalize(value: Any) -> Any:
+    """``{{ value }}``: a list, tuple or dict is measured before Python writes it (the value unchanged)."""
+    limits.check_written_size(value, "a printed value")
+    return value
+
+
+def _written_first(filter_: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that turns its input into text (``string``, ``trim``...), its input measured first."""
+
+    @functools.wraps(filter_)
+    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
+        limits.check_written_size(value, "a value written as text")
+        return filter_(value, *args, **kwargs)
+
+    return wrapper
 
 
 class _RestrictedDict:
@@ -230,12 +249,19 @@ class LlamaSandbox(ImmutableSandboxedEnvironment):
         return wrapped
 
 
+# filters that write their input with str() before anything else (a shared list's text can be
+# exponentially larger than the list)
+_TEXT_FILTERS = ("string", "trim", "lower", "upper", "title", "capitalize", "escape", "e", "forceescape",
+                 "striptags", "wordcount")
+
+
 def _build_environment(kind: type[LlamaSandbox] = LlamaSandbox) -> LlamaSandbox:
     """A sandbox of class ``kind`` configured as transformers' environment, with the limits."""
     env = kind(
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=[_GenerationTag, jinja2.ext.loopcontrols],
+        finalize=_finalize,
     )
     env.filters["tojson"] = _tojson
     guards: dict[str, Callable[..., None]] = {
@@ -251,6 +277,8 @@ def _build_environment(kind: type[LlamaSandbox] = LlamaSandbox) -> LlamaSandbox:
     for name, check in guards.items():
         env.filters[name] = _sized(check, env.filters[name])
     env.filters["join"] = _sized_join(env.filters["join"])
+    for name in _TEXT_FILTERS:
+        env.filters[name] = _written_first(env.filters[name])
     env.globals["lipsum"] = _sized(_check_lipsum, cast(Callable[..., Any], env.globals["lipsum"]))
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now

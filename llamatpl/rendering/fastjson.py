@@ -67,6 +67,7 @@ def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: A
 
 
 def _write(x: Any, ensure_ascii: bool, indent: Any, separators: Any, sort_keys: bool) -> str:
+    limits.check_written_size(x, "JSON text")  # a list that holds one list twice, doubled: measured first
     if indent is None and not ensure_ascii and separators is None and not sort_keys:
         if _C_COMPACT is not None and type(x) is not str:  # _compact, written out: the common call
             try:

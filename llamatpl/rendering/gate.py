@@ -12,7 +12,10 @@ stays inside a subset where none of that can happen:
 * method calls only from :data:`SAFE_METHODS` (read-only, result no larger than the receiver),
   filters only from :data:`SAFE_FILTERS`, no attribute or key starting with ``_``;
 * ``a + b`` only when one side is a literal or reads nothing the template assigned itself (so no
-  value is ever doubled: growth is at most linear in the input).
+  value is ever doubled: growth is at most linear in the input);
+* no container literal holding the value being assigned (``{% set ns.s = [ns.s, ns.s] %}``), nor a
+  macro calling itself with a container of its parameters (doubling by nesting, which minijinja
+  neither meters nor stops from being written out).
 
 Anything outside the subset renders on jinja2, with its guards. See docs/limits.md.
 """
@@ -62,6 +65,10 @@ def eligibility(text: str) -> Eligibility:
         tree = parse_template(text)
     except jinja2.TemplateSyntaxError:
         return Eligibility("jinja2 cannot parse it")
+    nesting = _self_nesting(tree)
+    if nesting is not None:
+        return Eligibility(f"line {nesting.lineno}: a list or dict that holds the value being assigned "
+                           "(growth by nesting)")
     built = _built_names(tree)
     strings = _string_names(tree)
     grows = False
@@ -130,6 +137,65 @@ def _stringy(expr: nodes.Node, strings: Collection[str]) -> bool:
     if isinstance(expr, nodes.CondExpr):
         return _stringy(expr.expr1, strings) and expr.expr2 is not None and _stringy(expr.expr2, strings)
     return False
+
+
+_CONTAINER_CALLS = frozenset({"dict", "namespace"})
+
+
+def _references(expr: nodes.Node) -> set[str]:
+    """The names and namespace attributes (``ns.attr``, not ``ns`` itself) ``expr`` reads."""
+    refs: set[str] = set()
+    owners: set[int] = set()
+    for node in (expr, *expr.find_all(nodes.Getattr)):
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+            refs.add(f"{node.node.name}.{node.attr}")
+            owners.add(id(node.node))
+    refs.update(n.name for n in (expr, *expr.find_all(nodes.Name))
+                if isinstance(n, nodes.Name) and id(n) not in owners)
+    return refs
+
+
+def _container_references(expr: nodes.Node) -> set[str]:
+    """What the list, tuple and dict literals (and ``dict()``/``namespace()`` calls) in ``expr`` read."""
+    refs: set[str] = set()
+    for node in (expr, *expr.find_all((nodes.List, nodes.Tuple, nodes.Dict, nodes.Call))):
+        if isinstance(node, nodes.Call) and not (isinstance(node.node, nodes.Name)
+                                                 and node.node.name in _CONTAINER_CALLS):
+            continue
+        if isinstance(node, (nodes.List, nodes.Tuple, nodes.Dict, nodes.Call)):
+            refs |= _references(node)
+    return refs
+
+
+def _self_nesting(tree: nodes.Template) -> nodes.Node | None:
+    """The first ``set`` whose value is a container literal holding the value assigned (itself, or a
+    name or loop variable that holds it: ``{% set ns.s = [ns.s, ns.s] %}``), or a macro that calls
+    itself with such a container of its own parameters. Repeated, either doubles by reference: cheap
+    to build, exponential to write out, and minijinja meters neither the building nor the writing."""
+    holders: dict[str, set[str]] = {}  # name -> names assigned from (or looping over) it
+    sources: list[tuple[nodes.Node, nodes.Node]] = [(a.node, a.target) for a in tree.find_all(nodes.Assign)]
+    sources += [(f.iter, f.target) for f in tree.find_all(nodes.For)]
+    for source, assigned in sources:
+        for ref in _references(source):
+            holders.setdefault(ref, set()).update(_targets(assigned))
+    for node in tree.find_all(nodes.Assign):
+        for target in _targets(node.target):
+            reach, todo = {target}, [target]
+            while todo:
+                for holder in holders.get(todo.pop(), ()):
+                    if holder not in reach:
+                        reach.add(holder)
+                        todo.append(holder)
+            refs = _container_references(node.node)
+            if reach & refs or target.partition(".")[0] in refs:
+                return node
+    for macro in tree.find_all(nodes.Macro):
+        params = {a.name for a in macro.args}
+        for call in macro.find_all(nodes.Call):
+            if isinstance(call.node, nodes.Name) and call.node.name == macro.name and any(
+                    params & _container_references(arg) for arg in [*call.args, *(k.value for k in call.kwargs)]):
+                return call
+    return None
 
 
 def _string_names(tree: nodes.Template) -> frozenset[str]:

@@ -8,7 +8,8 @@ The sandbox already stops attribute escapes and mutation; these limits add what 
   ``Limits.max_chars`` characters (numbers: ``Limits.max_int_bits`` bits); the size of the result of
   ``*``, ``**``, ``+``, ``%``, ``~`` and of the filters and methods that can blow up (``center``,
   ``indent``, ``replace``, ``join``, ``format``, ``tojson(indent=...)``, ``str.format`` widths...) is
-  checked *before* it is computed;
+  checked *before* it is computed, and a list, tuple or dict is measured before it is written out
+  (:func:`check_written_size`: shared by reference, its text can be exponentially larger);
 * recursion: Python's own limit, reported as a limit error instead of a crash.
 
 Limits apply through a context variable set for the duration of one render, so one compiled
@@ -90,7 +91,45 @@ SMALL = 1 << 16
 
 
 def _length(x: Any) -> int:
-    return len(x) if isinstance(x, (str, list, tuple, dict)) else len(str(x))
+    """A lower bound of the length of ``str(x)``, found without writing a list, tuple or dict out."""
+    if isinstance(x, str):
+        return len(x)
+    if type(x) is list or type(x) is tuple or type(x) is dict:
+        return _written(x, {}, _limits().max_chars, "a joined string")
+    return len(x) if isinstance(x, (list, tuple, dict)) else len(str(x))
+
+
+def check_written_size(value: Any, what: str) -> None:
+    """Refuse to write out (``tojson``, printing, ``str()``) a list, tuple or dict whose text would pass
+    the size limit, before any of it is written. The count is a lower bound of the text (string
+    lengths, brackets, a separator between items) and each container is walked once,
+    memoized by identity: a list that holds another list twice, doubled turn after turn, costs its
+    unique nodes to measure while its text grows exponentially. Other values cost nothing here."""
+    kind = type(value)
+    if kind is list or kind is tuple or kind is dict:
+        _written(value, {}, _limits().max_chars, what)
+
+
+def _written(value: Any, sizes: dict[int, int], cap: int, what: str) -> int:
+    known = sizes.get(id(value))
+    if known is not None:
+        return known
+    sizes[id(value)] = 0  # a container that holds itself: the encoder raises on it, not this walk
+    total = 1 + max(len(value), 1)  # brackets, and a separator (or more) between items
+    for item in (value.values() if type(value) is dict else value):
+        kind = type(item)
+        if kind is str:
+            total += len(item)
+        elif kind is list or kind is tuple or kind is dict:
+            total += _written(item, sizes, cap, what)
+            if total > cap:
+                check_size(total, what)
+    if type(value) is dict:
+        total += sum(len(key) for key in value if type(key) is str)
+    if total > cap:
+        check_size(total, what)
+    sizes[id(value)] = total
+    return total
 
 
 def _check_int_bits(bits: float) -> None:
@@ -150,6 +189,9 @@ def guarded_binop(operator: str, left: Any, right: Any) -> Any:
 
 def guarded_concat(values: tuple[Any, ...]) -> str:
     """The ``~`` operator: join the string forms of ``values`` after checking the total length."""
+    for value in values:
+        if type(value) is not str:
+            check_written_size(value, "a concatenation")
     parts = [v if type(v) is str else str(v) for v in values]
     total = sum(map(len, parts))
     if total >= SMALL:

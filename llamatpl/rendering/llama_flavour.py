@@ -47,6 +47,7 @@ def as_llama_string(value: Any) -> str:
     if isinstance(value, jinja2.Undefined):
         return ""
     if isinstance(value, (list, tuple, dict)):
+        limits.check_written_size(value, "a printed value")
         return llama_repr(value)
     return str(value)
 
