@@ -360,3 +360,14 @@ def test_a_jsonl_template_error_names_the_input_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "llamatpl", "render", str(data), "--version", "3.1", "--format", "ids"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith(f"{data}:2: official:3.1 line ")
+
+
+@pytest.mark.parametrize("fixture", ["tool-round-trip", "tools-in-system", "tool-result-string"])
+def test_tool_conversations_take_the_fast_path(fixture):
+    """Tool definitions have no `content`; only messages are read for missing values."""
+    (path,) = [f for f in FIXTURES if f.stem == fixture]
+    conversation = llamatpl.load_conversation(str(path))
+    tpl = resolve_template("official:3.1")
+    with backend.forced(backend.MINIJINJA):
+        render_text(tpl.text, conversation, special_tokens=tpl.special_tokens, name=tpl.name)
+    assert backend.LAST.get().backend == backend.MINIJINJA

@@ -30,7 +30,7 @@ from . import fast, gate
 
 JINJA2, MINIJINJA = "jinja2", "minijinja"
 MODES = ("auto", JINJA2, MINIJINJA)
-VERDICT_FORMAT = 1  # bump when the check changes, so old verdicts on disk are not trusted
+VERDICT_FORMAT = 2  # bump when the check changes, so old verdicts on disk are not trusted
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,9 @@ def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: A
 
 
 def _write(x: Any, ensure_ascii: bool, indent: Any, separators: Any, sort_keys: bool) -> str:
-    limits.check_written_size(x, "JSON text")  # a list that holds one list twice, doubled: measured first
+    # no size walk here (jinja2's tojson has one): minijinja hands a Python filter a tree it has already
+    # expanded, so a list nested in itself by reference never arrives as one; the gate keeps templates
+    # that build such lists off minijinja, and the output limit bounds the rest
     if indent is None and not ensure_ascii and separators is None and not sort_keys:
         if _C_COMPACT is not None and type(x) is not str:  # _compact, written out: the common call
             try:

@@ -35,17 +35,17 @@ _CONTAINERS = (dict, list, tuple)
 
 
 def scan(*values: Any) -> int:
-    """:data:`ODD_NUMBER` and :data:`TRIM_CHARS` for everything inside ``values`` (dict keys
-    included); too deep to walk counts as both."""
+    """The flags for everything inside ``values`` (dict keys included); too deep to walk counts as
+    odd. The first value is the messages, or the variables that hold them as ``messages``."""
     strings: list[str] = []
     try:
         flags = _walk(values, strings)
     except RecursionError:
         return ODD_NUMBER | TRIM_CHARS
-    for value in values:
-        messages = value.get("messages") if isinstance(value, dict) else value
-        if isinstance(messages, list) and missing_values(messages):
-            flags |= MISSING_VALUE
+    first = values[0] if values else None  # the messages, or the variables that hold them
+    messages = first.get("messages") if isinstance(first, dict) else first
+    if isinstance(messages, list) and missing_values(messages):
+        flags |= MISSING_VALUE
     joined = "\0".join(strings)
     return flags | (TRIM_CHARS if _TRIM.search(joined) else 0) | (SURROGATE if _SURROGATES.search(joined) else 0)
 

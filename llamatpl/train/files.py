@@ -26,7 +26,7 @@ from .masks import MaskJob
 from .sinks import AtomicFile, Row, RowSink, check_target
 
 CHUNK = 64  # lines a worker encodes per task
-IN_FLIGHT = 4  # tasks per worker queued ahead: keeps workers busy with memory bounded on any file size
+IN_FLIGHT = 32  # tasks per worker queued ahead: more than a row group, so workers keep busy while one is written
 ON_ERROR = ("stop", "skip")
 
 
