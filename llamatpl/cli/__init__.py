@@ -19,6 +19,13 @@ __all__ = ["app", "main"]
 
 
 _MAIN_PID = os.getpid()
+_UNWINDING = ("SIGTERM", "SIGHUP")
+
+
+def _default_signals() -> None:
+    for name in _UNWINDING:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -37,9 +44,10 @@ def main() -> None:
     Usage mistakes (an unknown option, a missing argument) are click's own: the command's usage
     line, the error, exit 2. Options the library finds incompatible read the same way.
     """
-    for name in ("SIGTERM", "SIGHUP"):  # what schedulers, `timeout` and a closed terminal send
+    for name in _UNWINDING:  # what schedulers, `timeout` and a closed terminal send
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _interrupt)
+    os.register_at_fork(after_in_child=_default_signals)  # worker processes die of them, holding no lock
     try:
         app(standalone_mode=True, prog_name="llamatpl")
     except UsageError as exc:
