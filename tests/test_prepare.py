@@ -225,10 +225,10 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
 
     data = _data(tmp_path, 2)
     out = tmp_path / "out.jsonl"
-    assert run("prepare", str(data), "-o", str(out)).returncode == 0
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    done = subprocess.run([sys.executable, "-m", "llamatpl", "prepare", str(data), "-o", str(out)], cwd=ROOT,
+                          capture_output=True, preexec_fn=lambda: os.umask(0o022))  # mkstemp alone gives 0600
+    assert done.returncode == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
 
 
 def test_termination_signal_leaves_no_partial_files(tmp_path):

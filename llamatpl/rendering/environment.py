@@ -10,10 +10,11 @@ the limits of :mod:`llamatpl.limits` for untrusted templates. Compiled templates
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -61,30 +62,43 @@ _JSON_MEMO: contextvars.ContextVar[dict[tuple[Any, ...], tuple[Any, str]] | None
     "llamatpl_json_memo", default=None)
 
 
-def json_memo() -> contextvars.Token[dict[tuple[Any, ...], tuple[Any, str]] | None]:
-    """Remember ``tojson`` results until :func:`forget_json` (renders of one conversation)."""
-    return _JSON_MEMO.set({})
+@contextlib.contextmanager
+def remembering_json() -> Iterator[None]:
+    """Remember ``tojson`` results inside the block (the renders of one conversation)."""
+    token = _JSON_MEMO.set({})
+    try:
+        yield
+    finally:
+        _JSON_MEMO.reset(token)
 
 
-def forget_json(token: contextvars.Token[dict[tuple[Any, ...], tuple[Any, str]] | None]) -> None:
-    _JSON_MEMO.reset(token)
+JsonWriter = Callable[[Any, bool, Any, Any, bool], str]
+
+
+def remembered_json(write: JsonWriter, x: Any, ensure_ascii: bool, indent: Any, separators: Any,
+                    sort_keys: bool) -> str:
+    """``write(x, ...)``, or what it wrote for the same dict or list object inside :func:`remembering_json`
+    (both backends' ``tojson`` go through here)."""
+    memo = _JSON_MEMO.get()
+    if memo is None or not isinstance(x, (dict, list)):
+        return write(x, ensure_ascii, indent, separators, sort_keys)
+    key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = (x, write(x, ensure_ascii, indent, separators, sort_keys))
+    return known[1]
+
+
+def _dumps(x: Any, ensure_ascii: bool, indent: Any, separators: Any, sort_keys: bool) -> str:
+    limits.check_written_size(x, "JSON text")
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
 def _tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
             sort_keys: bool = False) -> str:
     if isinstance(indent, int) and indent > limits._limits().max_json_indent:
         limits.check_size(float("inf"), f"JSON indented by {indent}")
-    memo = _JSON_MEMO.get()
-    if memo is None or not isinstance(x, (dict, list)):
-        limits.check_written_size(x, "JSON text")
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-    key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
-    known = memo.get(key)
-    if known is None:
-        limits.check_written_size(x, "JSON text")
-        known = memo[key] = (x, json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                                           sort_keys=sort_keys))
-    return known[1]
+    return remembered_json(_dumps, x, ensure_ascii, indent, separators, sort_keys)
 
 
 def _finalize(value: Any) -> Any:

@@ -19,7 +19,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import Any
 
 from . import limits
-from .environment import _JSON_MEMO, _tojson
+from .environment import _tojson, remembered_json
 
 
 _encode = json.JSONEncoder(ensure_ascii=False).encode
@@ -54,16 +54,9 @@ class _NotPlain(Exception):
 def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
            sort_keys: bool = False) -> str:
     """transformers' ``tojson`` filter (see :mod:`llamatpl.rendering.environment`), same bytes;
-    remembered by identity, as jinja2's, while :func:`~llamatpl.rendering.environment.json_memo` is on
+    remembered by identity, as jinja2's, while :func:`~llamatpl.rendering.environment.remembering_json` is on
     (the prefix renders of one conversation for a training mask)."""
-    memo = _JSON_MEMO.get()
-    if memo is None or type(x) is not dict and type(x) is not list:
-        return _write(x, ensure_ascii, indent, separators, sort_keys)
-    key = (id(x), ensure_ascii, indent, separators if separators is None else tuple(separators), sort_keys)
-    known = memo.get(key)
-    if known is None:
-        known = memo[key] = (x, _write(x, ensure_ascii, indent, separators, sort_keys))
-    return str(known[1])
+    return remembered_json(_write, x, ensure_ascii, indent, separators, sort_keys)
 
 
 def _write(x: Any, ensure_ascii: bool, indent: Any, separators: Any, sort_keys: bool) -> str:

@@ -24,15 +24,7 @@ def encode_with_spans(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
     if isinstance(tokenizer, UserTokenizer):
         return _by_offsets(tokenizer, text, spans)
-    pieces = tokenizer.cut(text)
-    ordinary = tokenizer.encode_ordinary
-    runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]  # the BPE of each ordinary piece
-    special = [tokenizer.special_tokens[piece] for piece in pieces[1::2]]
-    ids: list[int] = []
-    for run, token in zip(runs, special):
-        ids += run
-        ids.append(token)
-    ids += runs[-1]
+    pieces, runs, ids = tokenizer.encode_pieces(text)
     mask = [0] * len(ids)
     if not spans:
         return ids, mask

@@ -130,20 +130,20 @@ class LlamaTokenizer:
 
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
-        ids: list[int] = [BOS_ID] if add_special_tokens else []
+        ids = self.encode_pieces(text)[2]
+        return [BOS_ID, *ids] if add_special_tokens else ids
+
+    def encode_pieces(self, text: str) -> tuple[list[str], list[list[int]], list[int]]:
+        """(:meth:`cut`'s pieces, the ids of each ordinary piece, all the ids in order)."""
         pieces = self.cut(text)
         ordinary = self._encoding.encode_ordinary
-        for piece, special in zip(pieces[::2], pieces[1::2]):
-            if piece:
-                ids += ordinary(piece)
+        runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]
+        ids: list[int] = []
+        for run, special in zip(runs, pieces[1::2]):
+            ids += run
             ids.append(self.special_tokens[special])
-        if pieces[-1]:
-            ids += ordinary(pieces[-1])
-        return ids
-
-    def encode_ordinary(self, text: str) -> list[int]:
-        """The BPE of text with no special tokens in it (one of :meth:`segments`' ordinary pieces)."""
-        return self._encoding.encode_ordinary(text)
+        ids += runs[-1]
+        return pieces, runs, ids
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""

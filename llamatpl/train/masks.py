@@ -20,6 +20,7 @@ no BOS added): a token is the assistant's when any of its bytes lies in a span, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -29,7 +30,7 @@ from ..errors import UsageError
 from ..probes import install_backend_check
 from ..rendering import backend
 from ..rendering.conversation import Conversation
-from ..rendering.environment import forget_json, json_memo
+from ..rendering.environment import remembering_json
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.messages import scan_as_part_of
 from ..rendering.renderer import TRANSFORMERS, render_text
@@ -38,7 +39,7 @@ from ..tokens.spans import encode_with_spans
 from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer
 from ..verification.prefix import MaskError, assistant_spans, cut
 
-__all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans"]
+__all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans", "labels_of"]
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and transformers, TRL) skips
 
@@ -54,7 +55,12 @@ class Encoded:
 
     @property
     def labels(self) -> list[int]:
-        return [t if m else IGNORE_INDEX for t, m in zip(self.input_ids, self.assistant_mask)]
+        return labels_of(self.input_ids, self.assistant_mask)
+
+
+def labels_of(input_ids: Sequence[int], assistant_mask: Sequence[int]) -> list[int]:
+    """The ids where the mask is 1, :data:`IGNORE_INDEX` elsewhere."""
+    return [t if m else IGNORE_INDEX for t, m in zip(input_ids, assistant_mask)]
 
 
 @dataclass(frozen=True)
@@ -137,12 +143,9 @@ class MaskJob:
             request = None if conversation.request is None else {
                 **conversation.request, "add_generation_prompt": self.generation_prompt}
             conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
-        memo = json_memo()  # the prefixes write the same tool definitions and arguments again
-        try:
+        with remembering_json():  # the prefixes write the same tool definitions and arguments again
             prompt = self.render(conversation)
             spans = assistant_spans(conversation, partial(self.prefix, conversation), prompt, engine=self.engine)
-        finally:
-            forget_json(memo)
         ids, mask = encode_with_spans(self.tokenizer, prompt, spans)
         return Encoded(prompt, ids, mask, spans)
 

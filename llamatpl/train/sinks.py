@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import IO, Any, NamedTuple
 
 from ..errors import UsageError
-from .masks import IGNORE_INDEX
+from .masks import IGNORE_INDEX, labels_of
 
 COLUMNS = ("input_ids", "assistant_mask", "labels", "line")
 ROW_GROUP = 4096  # rows buffered before a Parquet row group is written
@@ -38,8 +38,7 @@ class Row(NamedTuple):
 
     def as_dict(self) -> dict[str, Any]:
         ids, mask = self.input_ids.tolist(), self.assistant_mask.tolist()
-        return {"input_ids": ids, "assistant_mask": mask,
-                "labels": [t if m else IGNORE_INDEX for t, m in zip(ids, mask)], "line": self.line}
+        return {"input_ids": ids, "assistant_mask": mask, "labels": labels_of(ids, mask), "line": self.line}
 
 
 def require_pyarrow() -> Any:
