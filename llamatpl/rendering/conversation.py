@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .fastscan import loads_scanned
 
 ROLES = ("system", "user", "assistant", "tool", "ipython")
 RESERVED_KEYS = ("messages", "tools", "documents", "add_generation_prompt", "continue_final_message")
@@ -236,9 +237,9 @@ def read_text(path: str) -> tuple[str, str]:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
-def _parse_json(text: str, where: str) -> Any:
+def _parse_json(text: str, where: str, loads: Callable[[str], Any] = json.loads) -> Any:
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
         place = f" (line {exc.lineno}, column {exc.colno})" if "\n" in text else f" (column {exc.colno})"
         raise InputError(f"{where}: not valid JSON: {exc.msg}{place}") from None
@@ -291,6 +292,15 @@ def numbered_lines(path: str) -> Iterator[tuple[str, bytes]]:
     Lines end at ``\n`` only, as JSONL says (a ``\r`` inside a line is JSON whitespace), and stay
     bytes: :func:`parse_line` decodes each one, so a line that is not UTF-8 is that line's error.
     """
+    for first, _, data in line_blocks(path):
+        for number, line in number_lines(first, data):
+            yield f"{path}:{number}", line
+
+
+def line_blocks(path: str, size: int = 1 << 17) -> Iterator[tuple[int, int, bytes]]:
+    """A JSONL file in blocks of whole lines (about ``size`` bytes, more for a longer line), lazily:
+    ``(the first line's number, the block's byte offset, its bytes)``. A process that hands blocks
+    to workers can send the offset and length instead of the bytes (:func:`read_block`)."""
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -302,24 +312,60 @@ def numbered_lines(path: str) -> Iterator[tuple[str, bytes]]:
     with handle:
         if handle.peek(2)[:2] == b"\x1f\x8b":
             raise InputError(f"{path}: is gzip-compressed: decompress it first")
-        for number, line in enumerate(handle, start=1):
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if line.strip():
-                yield f"{path}:{number}", line
+        first, offset = 1, 0
+        started: list[bytes] = []  # the start of a line not ended yet
+        while read := handle.read(size):
+            cut = read.rfind(b"\n") + 1
+            if cut == 0:
+                started.append(read)
+                continue
+            block = b"".join((*started, read[:cut]))
+            started = [read[cut:]]
+            yield first, offset, block
+            first += block.count(b"\n")
+            offset += len(block)
+        if last := b"".join(started):  # a last line without a newline
+            yield first, offset, last
+
+
+def read_block(path: str, offset: int, length: int) -> bytes:
+    """The bytes of a :func:`line_blocks` block, read again (in a worker process)."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(length)
+
+
+def number_lines(first: int, data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a :func:`line_blocks` block with their numbers (a UTF-8 byte-order
+    mark at the start of the file dropped)."""
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the block ends with its last line's newline
+    for number, line in enumerate(lines, start=first):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if line.strip():
+            yield number, line
 
 
 def parse_line(where: str, line: str | bytes, *, checks: str = "llamatpl") -> Conversation:
     """One JSONL line (text, or UTF-8 bytes) as a conversation; errors name ``where``."""
+    strict = isinstance(line, bytes)  # decoded here, strictly: no lone surrogate can hide in the text
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InputError(f"{where}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
     try:
-        return _build(_parse_json(line.rstrip("\r\n"), where), where, checks)
+        if not strict:
+            return _build(_parse_json(line.rstrip("\r\n"), where), where, checks)
+        data, flags = _parse_json(line.rstrip("\r\n"), where, loads_scanned)
+        conversation = _build(data, where, checks)
     except RecursionError:
         raise InputError(f"{where}: nested too deeply to read") from None
+    if flags is not None:  # what the fast backend's scan would find in it (llamatpl.rendering.messages)
+        object.__setattr__(conversation, "_text_flags", flags)
+    return conversation
 
 
 def load_conversation(path: str, *, checks: str = "llamatpl") -> Conversation:

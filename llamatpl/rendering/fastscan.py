@@ -22,7 +22,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from typing import Any
 
 ODD_NUMBER, TRIM_CHARS, MISSING_VALUE, SURROGATE = 1, 2, 4, 8
@@ -48,6 +50,62 @@ def scan(*values: Any) -> int:
         flags |= MISSING_VALUE
     joined = "\0".join(strings)
     return flags | (TRIM_CHARS if _TRIM.search(joined) else 0) | (SURROGATE if _SURROGATES.search(joined) else 0)
+
+
+class _Reading(threading.local):
+    odd = False  # a number read by loads_scanned in this thread is one minijinja prints otherwise
+
+
+_READING = _Reading()
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if _scalar(value, float, []):
+        _READING.odd = True
+    return value
+
+
+def _int(text: str) -> int:
+    value = int(text)
+    if not -_I64 <= value < _I64:
+        _READING.odd = True
+    return value
+
+
+def _constant(text: str) -> float:  # NaN, Infinity, -Infinity
+    _READING.odd = True
+    return float(text)
+
+
+_DECODER = json.JSONDecoder(parse_float=_float, parse_int=_int, parse_constant=_constant)
+# in strict JSON text a control character or a lone surrogate can only be spelt as an escape
+_ESCAPED = re.compile(r"\\u00[01]|\\u[dD][89a-fA-F]")
+_TOKEN_FLAGS: dict[int, tuple[Any, int]] = {}
+
+
+def loads_scanned(text: str) -> tuple[Any, int | None]:
+    """``json.loads(text)``, and :func:`scan`'s flags for all it holds (MISSING_VALUE aside), found
+    while parsing: numbers as they are read, characters off the text. The flags are ``None`` (walk
+    the values) when the text holds an escaped control character or surrogate (an escaped
+    surrogate pair is one character, which the walk tells apart from a lone one)."""
+    _READING.odd = False
+    value = _DECODER.decode(text)
+    if "\\u" in text and _ESCAPED.search(text):
+        return value, None
+    return value, ODD_NUMBER if _READING.odd else 0
+
+
+def scan_conversation(text_flags: int, messages: Any, special_tokens: Any) -> int:
+    """:func:`scan`'s flags for a conversation parsed by :func:`loads_scanned` (whose flags are
+    ``text_flags``), rendered with ``special_tokens`` (walked once per mapping object)."""
+    known = _TOKEN_FLAGS.get(id(special_tokens))
+    if known is None or known[0] is not special_tokens:
+        if len(_TOKEN_FLAGS) >= 64:
+            _TOKEN_FLAGS.clear()
+        known = _TOKEN_FLAGS[id(special_tokens)] = (special_tokens, scan(None, special_tokens))
+    flags = text_flags | known[1]
+    return flags | MISSING_VALUE if isinstance(messages, list) and missing_values(messages) else flags
 
 
 def missing_values(messages: list[Any]) -> bool:

@@ -30,25 +30,39 @@ def prepared(conversation: Conversation, transformers: str,
     messages, tools = conversation.messages, conversation.tools
     key = (rules, id(special_tokens), id(messages), len(messages), id(messages[-1]) if messages else 0,
            id(tools), -1 if tools is None else len(tools))
-    known = conversation.__dict__.get("_prepared")
+    state = conversation.__dict__
+    known = state.get("_prepared")
     if known is not None and known[0] == key:
         return known[1], known[2]
-    flags = conversation.__dict__.get("_scan_hint")
-    if flags is None:
-        flags = fastscan.scan(messages, tools, conversation.documents, conversation.variables, special_tokens)
-    variables = context(conversation, special_tokens, template_messages(conversation, *rules))
+    whole = state.get("_part_of")
+    found = None if whole is None else whole.__dict__.get("_prepared")
+    if found is not None and found[0][:2] == key[:2]:
+        # a prefix of a conversation already prepared: its messages are the first ones of the whole's,
+        # each prepared on its own (template_messages), and it holds no value the whole lacks
+        variables = {**found[1], "messages": found[1]["messages"][:len(messages)],
+                     "add_generation_prompt": conversation.add_generation_prompt}
+        flags = found[2]
+    else:
+        text_flags = state.get("_text_flags")  # read off its JSON text by parse_line, if that needs no walk
+        flags = found[2] if found is not None else fastscan.scan(
+            messages, tools, conversation.documents, conversation.variables, special_tokens) if text_flags is None \
+            else fastscan.scan_conversation(text_flags, messages, special_tokens)
+        variables = context(conversation, special_tokens, template_messages(conversation, *rules))
     object.__setattr__(conversation, "_prepared", (key, variables, flags))
     return variables, flags
 
 
-def scan_as_part_of(part: Conversation, whole: Conversation) -> Conversation:
-    """Let ``part`` (a prefix of ``whole``: some of its messages, the same tools and variables) take
-    ``whole``'s scan flags once ``whole`` has been rendered: it holds no value ``whole`` lacks, so
-    the flags can only over-state what it needs (an over-stated flag renders on jinja2, which is
-    the reference). Saves walking the conversation again for each prefix a training mask renders."""
-    known = whole.__dict__.get("_prepared")
-    if known is not None:
-        object.__setattr__(part, "_scan_hint", known[2])
+def part_of(part: Conversation, whole: Conversation) -> Conversation:
+    """Mark ``part`` as a prefix of ``whole``: some of its first messages (the same objects), the
+    same tools, documents and variables, its own ``add_generation_prompt``, no final message
+    continued (:func:`llamatpl.engines.base.cut`). Once ``whole`` has been rendered, ``part``
+    renders with ``whole``'s prepared messages cut short and its scan flags (it holds no value
+    ``whole`` lacks, so they can only over-state what it needs, and an over-stated flag renders on
+    jinja2, the reference): each prefix a training mask renders skips that work."""
+    if len(part.messages) <= len(whole.messages) and part.tools is whole.tools and \
+            part.documents is whole.documents and part.variables is whole.variables and \
+            not part.continue_final_message:
+        object.__setattr__(part, "_part_of", whole)
     return part
 
 

@@ -22,22 +22,28 @@ Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [st
 def encode_with_spans(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
                       spans: Spans) -> tuple[list[int], list[int]]:
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
+    ids, mask = encode_with_mask(tokenizer, text, spans)
+    return ids, list(mask)
+
+
+def encode_with_mask(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
+                     spans: Spans) -> tuple[list[int], bytearray]:
+    """:func:`encode_with_spans` with the mask as one byte (0 or 1) per token, as training rows store it."""
     if isinstance(tokenizer, UserTokenizer):
         return _by_offsets(tokenizer, text, spans)
-    pieces, runs, ids = tokenizer.encode_pieces(text)
-    mask = [0] * len(ids)
+    pieces, parts = tokenizer.encode_pieces(text)
+    ids = list(itertools.chain.from_iterable(parts))
+    mask = bytearray(len(ids))
     if not spans:
         return ids, mask
     char_at = [0, *itertools.accumulate(map(len, pieces))]  # where each piece starts, in characters
-    token_at = [0]  # and in the ids
-    for run in runs:
-        token_at += (token_at[-1] + len(run), token_at[-1] + len(run) + 1)
+    token_at = [0, *itertools.accumulate(map(len, parts))]  # and in the ids
     for start, end in spans:
         if start >= end:
             continue
         first = _token_of(tokenizer, pieces, char_at, token_at, ids, start, last_byte=False)
         last = _token_of(tokenizer, pieces, char_at, token_at, ids, end - 1, last_byte=True)
-        mask[first:last + 1] = [1] * (last + 1 - first)
+        mask[first:last + 1] = b"\x01" * (last + 1 - first)
     return ids, mask
 
 
@@ -61,9 +67,8 @@ def _token_of(tokenizer: LlamaTokenizer, pieces: list[str], char_at: list[int], 
     return token
 
 
-def _by_offsets(tokenizer: UserTokenizer, text: str, spans: Spans) -> tuple[list[int], list[int]]:
+def _by_offsets(tokenizer: UserTokenizer, text: str, spans: Spans) -> tuple[list[int], bytearray]:
     """A user's tokenizer (through transformers): each token's character span from its offsets, as
     transformers' ``return_assistant_tokens_mask`` reads them."""
     ids, offsets = tokenizer.encode_with_offsets(text)
-    mask = [1 if any(a < hi and lo < b for a, b in spans) else 0 for lo, hi in offsets] if spans else [0] * len(ids)
-    return ids, mask
+    return ids, bytearray(any(a < hi and lo < b for a, b in spans) for lo, hi in offsets)

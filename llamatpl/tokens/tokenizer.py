@@ -23,6 +23,7 @@ The BPE file is read once per process, and only when tokens are first needed.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +40,8 @@ BASE_VOCAB = 128_000
 BOS_ID = 128_000
 SPECIAL_TOKEN_TEXT = re.compile(r"<\|[A-Za-z0-9_]+\|>")
 
+_SHAPE = re.compile(r"(<\|[^|]{1,64}\|>)")  # what a special token looks like (see LlamaTokenizer.cut)
+
 _NAMED_30 = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 6: "<|start_header_id|>",
              7: "<|end_header_id|>", 9: "<|eot_id|>"}
 _NAMED_31 = {**_NAMED_30, 4: "<|finetune_right_pad_id|>", 8: "<|eom_id|>", 10: "<|python_tag|>"}
@@ -46,6 +49,9 @@ _NAMED_31 = {**_NAMED_30, 4: "<|finetune_right_pad_id|>", 8: "<|eom_id|>", 10: "
 # Meta's Tokenizer.encode splits its input this way before tiktoken sees it.
 _MAX_ENCODE_CHARS = 400_000
 _MAX_RUN_CHARS = 25_000
+# ordinary pieces of a prompt up to this many characters have their ids remembered, this many at most
+REMEMBERED_CHARS = 2048
+REMEMBERED_PIECES = 4096
 
 
 def special_tokens(version: str) -> dict[str, int]:
@@ -99,14 +105,24 @@ class LlamaTokenizer:
             special_tokens=self.special_tokens,
         )
         self._byte_lengths: list[int] | None = None
+        self._runs: dict[str, list[int]] = {}  # short ordinary pieces already encoded (see encode_pieces)
+        self._special_ids = {token: [token_id] for token, token_id in self.special_tokens.items()}  # as runs
 
     def cut(self, text: str) -> list[str]:
         """``text`` cut as tiktoken cuts it: ordinary text (maybe empty) at even places, a special
         token at each odd place between them.
 
-        Every special token is ``<|name|>`` with no ``|>`` inside, so the only one that can start
-        at a ``<|`` ends at the next ``|>``: a dictionary lookup there finds it (faster than a
-        256-way regular expression over the whole prompt)."""
+        Every special token is ``<|name|>`` with no ``|`` in the name, so a special token in the
+        text is a match of :data:`_SHAPE`, and matches never overlap one: when every match is a
+        special token (the usual prompt), one split in C is the cut. Otherwise the text is walked:
+        only the token that can start at a ``<|`` ends at the next ``|>``, and a dictionary lookup
+        there finds it (faster than a 256-way regular expression over the whole prompt)."""
+        pieces = _SHAPE.split(text)
+        if all(map(self.special_tokens.__contains__, itertools.islice(pieces, 1, None, 2))):
+            return pieces
+        return self._walk(text)
+
+    def _walk(self, text: str) -> list[str]:
         specials = self.special_tokens
         pieces: list[str] = []
         start = 0
@@ -130,20 +146,31 @@ class LlamaTokenizer:
 
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
-        ids = self.encode_pieces(text)[2]
+        ids = list(itertools.chain.from_iterable(self.encode_pieces(text)[1]))
         return [BOS_ID, *ids] if add_special_tokens else ids
 
-    def encode_pieces(self, text: str) -> tuple[list[str], list[list[int]], list[int]]:
-        """(:meth:`cut`'s pieces, the ids of each ordinary piece, all the ids in order)."""
+    def encode_pieces(self, text: str) -> tuple[list[str], list[list[int]]]:
+        """(:meth:`cut`'s pieces, the ids of each piece: an ordinary piece's run, or one special token).
+
+        Short pieces recur from prompt to prompt (role names, the date lines and system prompts a
+        data set repeats), so their ids are remembered, up to :data:`REMEMBERED_PIECES` of them: the
+        lists are shared, and callers must not change them."""
         pieces = self.cut(text)
         ordinary = self._encoding.encode_ordinary
-        runs = [ordinary(piece) if piece else [] for piece in pieces[::2]]
-        ids: list[int] = []
-        for run, special in zip(runs, pieces[1::2]):
-            ids += run
-            ids.append(self.special_tokens[special])
-        ids += runs[-1]
-        return pieces, runs, ids
+        remembered = self._runs
+        parts: list[list[int]] = list(map(self._special_ids.get, pieces))  # type: ignore[arg-type]  # None: filled below
+        for at in range(0, len(pieces), 2):
+            piece = pieces[at]
+            if len(piece) > REMEMBERED_CHARS:
+                parts[at] = ordinary(piece)
+                continue
+            run = remembered.get(piece)
+            if run is None:
+                if len(remembered) >= REMEMBERED_PIECES:
+                    remembered.clear()
+                run = remembered[piece] = ordinary(piece)
+            parts[at] = run
+        return pieces, parts
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""

@@ -9,24 +9,22 @@ it has been written. ``on_error="stop"`` stops there and writes nothing (the err
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import itertools
+import functools
 import json
-import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import IO
 
 from ..errors import InputError, LlamatplError, UsageError
-from ..rendering.conversation import numbered_lines, parse_line
+from ..rendering.conversation import line_blocks, number_lines, parse_line, read_block
 from .masks import MaskJob
-from .sinks import AtomicFile, Row, RowSink, check_target
+from .sinks import AtomicFile, Rows, RowSink, check_target
+from .workers import ordered
 
-CHUNK = 64  # lines a worker encodes per task
-IN_FLIGHT = 32  # tasks per worker queued ahead: more than a row group, so workers keep busy while one is written
+BLOCK = 1 << 17  # bytes of whole lines encoded per task (about 70 chat rows)
+AHEAD = 32  # blocks a worker has queued: more than a row group, so workers keep busy while one is written
 ON_ERROR = ("stop", "skip")
 
 
@@ -48,57 +46,41 @@ class Summary:
     failures: list[Failure] = field(default_factory=list)
 
 
-Item = tuple[str, str | bytes]  # (place, raw JSONL line)
+Block = tuple[str, int, int, bytes]  # (file, first line's number, byte offset, the bytes): line_blocks
+Chunk = tuple[str, int, int, int | bytes]  # a Block, or its length in place of its bytes (read where it is encoded)
+Encoded = tuple[Rows, list[Failure]]  # a chunk's good rows, and its bad lines in order
 
 
-def encode_line(item: Item, job: MaskJob) -> Row | Failure:
-    """One JSONL line to a training row, or the reason it is bad."""
-    where, text = item
-    number = int(where.rpartition(":")[2])
-    try:
-        encoded = job.encode(parse_line(where, text, checks=job.checks))
-    except LlamatplError as exc:
-        return Failure(number, where, exc.at(where).message)
-    return Row.of(number, encoded.input_ids, encoded.assistant_mask)
+def encode_chunk(chunk: Chunk, job: MaskJob) -> Encoded:
+    """A block of JSONL lines to training rows, and the reason each bad one is bad."""
+    path, first, offset, data = chunk
+    rows, failures = Rows(), []
+    for number, text in number_lines(first, read_block(path, offset, data) if isinstance(data, int) else data):
+        where = f"{path}:{number}"
+        try:
+            ids, mask = job.encode_row(parse_line(where, text, checks=job.checks))
+        except LlamatplError as exc:
+            failures.append(Failure(number, where, exc.at(where).message))
+            continue
+        rows.add(number, ids, mask)
+    return rows, failures
 
 
-_WORKER: MaskJob | None = None
-
-
-def _start_worker(job: MaskJob) -> None:
-    global _WORKER
-    _WORKER = job
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the pool
-    job.load()
-
-
-def _work(items: list[Item]) -> list[Row | Failure]:
-    assert _WORKER is not None
-    return [encode_line(item, _WORKER) for item in items]
-
-
-def encode_lines(items: Iterable[Item], job: MaskJob, *, jobs: int = 1) -> Iterator[Row | Failure]:
-    """Rows (or failures) for many lines, in input order; ``jobs`` > 1 encodes in worker processes."""
+def encode_chunks(blocks: Iterable[Block], job: MaskJob, *, jobs: int = 1) -> Iterator[Encoded]:
+    """Each block's rows and failures, in input order, in ``jobs`` processes: this one and
+    ``jobs - 1`` workers (:func:`llamatpl.train.workers.ordered`), which read their blocks from the file."""
     job.load()  # once here; forked workers share it
     if jobs <= 1:
-        for item in items:
-            yield encode_line(item, job)
+        for block in blocks:
+            yield encode_chunk(block, job)
         return
-    import multiprocessing
+    yield from ordered(iter(blocks), functools.partial(encode_chunk, job=job), processes=jobs - 1, ahead=AHEAD,
+                       remote=_by_place, start=job.load)
 
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    pool = (context or multiprocessing).Pool(jobs, initializer=_start_worker, initargs=(job,))
-    try:
-        source = iter(items)
-        pending: collections.deque[AsyncResult[list[Row | Failure]]] = collections.deque()
-        while chunk := list(itertools.islice(source, CHUNK)):
-            pending.append(pool.apply_async(_work, (chunk,)))
-            if len(pending) >= IN_FLIGHT * jobs:
-                yield from pending.popleft().get()
-        while pending:
-            yield from pending.popleft().get()
-    finally:
-        pool.terminate()
+
+def _by_place(block: Block) -> Chunk:
+    path, first, offset, data = block
+    return path, first, offset, len(data)
 
 
 def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, on_error: str = "stop",
@@ -126,18 +108,18 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
         if log_file is not None:
             log = stack.enter_context(open(stack.enter_context(log_file), "w", encoding="utf-8"))
         with sink:
-            for outcome in encode_lines(numbered_lines(path), job, jobs=jobs):
-                if isinstance(outcome, Failure):
+            chunks = ((path, first, offset, data) for first, offset, data in line_blocks(path, BLOCK))
+            for rows, failures in encode_chunks(chunks, job, jobs=jobs):
+                for failure in failures:
                     if on_error == "stop":
-                        raise InputError(outcome.message)
-                    summary.failures.append(outcome)
+                        raise InputError(failure.message)
+                    summary.failures.append(failure)
                     if report:
-                        report(outcome)
+                        report(failure)
                     if log is not None:
-                        log.write(outcome.record() + "\n")
-                else:
-                    sink.write(outcome)
+                        log.write(failure.record() + "\n")
+                sink.write(rows)
                 if progress:
-                    progress(1)
+                    progress(len(rows) + len(failures))
             summary.rows = sink.rows
     return summary

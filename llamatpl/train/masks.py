@@ -15,12 +15,13 @@ prefixes are the engine's own closed / generation-prompt renders of the messages
 (:func:`llamatpl.verification.prefix.assistant_spans`). The character spans then
 become a 0/1 mask over the prompt's tokens, tokenized as a server does (special-token text parsed,
 no BOS added): a token is the assistant's when any of its bytes lies in a span, as transformers'
-``return_assistant_tokens_mask`` counts it (:func:`llamatpl.tokens.spans.encode_with_spans`).
+``return_assistant_tokens_mask`` counts it (:func:`llamatpl.tokens.spans.encode_with_mask`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import partial
@@ -32,10 +33,11 @@ from ..rendering import backend
 from ..rendering.conversation import Conversation
 from ..rendering.environment import remembering_json
 from ..rendering.limits import DEFAULT_LIMITS, Limits
-from ..rendering.messages import scan_as_part_of
+from ..rendering.messages import part_of
+from ..rendering.prefixes import fast_prefixes
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
-from ..tokens.spans import encode_with_spans
+from ..tokens.spans import encode_with_mask
 from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer
 from ..verification.prefix import MaskError, assistant_spans, cut
 
@@ -125,10 +127,14 @@ class MaskJob:
     def render(self, conversation: Conversation) -> str:
         """The prompt, on minijinja where the backend check showed jinja2's bytes for the template (the
         check runs at the first render when its verdict is unknown: training renders many conversations)."""
+        with self._checking():
+            return self._render(conversation)
+
+    @staticmethod
+    def _checking() -> AbstractContextManager[None]:
         if not backend.checker_installed():
             install_backend_check()
-        with backend.checking():
-            return self._render(conversation)
+        return backend.checking()
 
     def _render(self, conversation: Conversation) -> str:
         if self.engine is not None:
@@ -139,20 +145,50 @@ class MaskJob:
 
     def encode(self, conversation: Conversation) -> Encoded:
         """The prompt, its ids and the assistant mask for one conversation."""
+        prompt, ids, mask, spans = self._encode(conversation)
+        return Encoded(prompt, ids, list(mask), spans)
+
+    def encode_row(self, conversation: Conversation) -> tuple[list[int], bytearray]:
+        """:meth:`encode`'s ids and mask, the mask one byte (0 or 1) a token: a training row."""
+        _, ids, mask, _ = self._encode(conversation)
+        return ids, mask
+
+    def _encode(self, conversation: Conversation) -> tuple[str, list[int], bytearray, tuple[tuple[int, int], ...]]:
         if self.generation_prompt is not None:
             request = None if conversation.request is None else {
                 **conversation.request, "add_generation_prompt": self.generation_prompt}
             conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
-        with remembering_json():  # the prefixes write the same tool definitions and arguments again
-            prompt = self.render(conversation)
-            spans = assistant_spans(conversation, partial(self.prefix, conversation), prompt, engine=self.engine)
-        ids, mask = encode_with_spans(self.tokenizer, prompt, spans)
-        return Encoded(prompt, ids, mask, spans)
+        with remembering_json(), self._checking():  # the prefixes write the same tool definitions and arguments again
+            prompt = self._render(conversation)
+            spans = assistant_spans(conversation, self._prefixes(conversation), prompt, engine=self.engine)
+        ids, mask = encode_with_mask(self.tokenizer, prompt, spans)
+        return prompt, ids, mask, spans
+
+    def _prefixes(self, conversation: Conversation) -> Callable[[int, bool], str]:
+        """:meth:`prefix` for ``conversation``, just rendered: straight on minijinja where its render went
+        (:func:`llamatpl.rendering.prefixes.fast_prefixes`)."""
+        slow = partial(self._prefix, conversation)
+        fast = None if self.engine is not None else fast_prefixes(
+            self.template.text_for(has_tools=conversation.tools is not None), conversation,
+            special_tokens=self.template.special_tokens, today=self.today, limits=self.limits,
+            transformers=self.transformers)
+        if fast is None:
+            return slow
+
+        def prefix(count: int, generation_prompt: bool) -> str:
+            out = fast(count, generation_prompt)
+            return slow(count, generation_prompt) if out is None else out
+
+        return prefix
 
     def prefix(self, conversation: Conversation, count: int, generation_prompt: bool) -> str:
         """The first ``count`` messages, closed or with the generation prompt, as the engine reads the
         whole conversation (:meth:`llamatpl.engines.Engine.prefix`): where the turns of its prompt are."""
+        with self._checking():
+            return self._prefix(conversation, count, generation_prompt)
+
+    def _prefix(self, conversation: Conversation, count: int, generation_prompt: bool) -> str:
         if self.engine is not None:
             return str(self.engine.prefix(conversation, count, generation_prompt, self.template, today=self.today,
                                           limits=self.limits))
-        return self.render(scan_as_part_of(cut(conversation, count, generation_prompt), conversation))
+        return self._render(part_of(cut(conversation, count, generation_prompt), conversation))

@@ -10,35 +10,64 @@ not from Python lists, so the writing process stays a small share of the work be
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import struct
 import tempfile
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from ..errors import UsageError
 from .masks import IGNORE_INDEX, labels_of
 
 COLUMNS = ("input_ids", "assistant_mask", "labels", "line")
 ROW_GROUP = 4096  # rows buffered before a Parquet row group is written
+ROW_GROUP_TOKENS = 1 << 24  # or tokens (long rows): memory stays flat, and list offsets within int32
 
 
-class Row(NamedTuple):
-    """One training row as the encoders hand it over (compact arrays pickle as bytes between processes)."""
+class Rows:
+    """Training rows in flat buffers (line numbers, lengths, all the ids, all the mask bytes), as
+    encoders hand them over: a block of rows pickles as four buffers between processes and joins
+    the sink's buffers by copying bytes, whatever the number of rows in it."""
 
-    line: int
-    input_ids: array  # of "i" (int32)
-    assistant_mask: array  # of "b" (int8)
+    __slots__ = ("lines", "lengths", "ids", "mask")
 
-    @classmethod
-    def of(cls, line: int, input_ids: list[int], assistant_mask: list[int]) -> Row:
-        return cls(line, array("i", input_ids), array("b", assistant_mask))
+    def __init__(self, lines: array | None = None, lengths: array | None = None, ids: array | None = None,
+                 mask: bytearray | None = None) -> None:
+        self.lines = array("q") if lines is None else lines
+        self.lengths = array("i") if lengths is None else lengths
+        self.ids = array("i") if ids is None else ids  # int32
+        self.mask = bytearray() if mask is None else mask  # one byte (0 or 1) a token
 
-    def as_dict(self) -> dict[str, Any]:
-        ids, mask = self.input_ids.tolist(), self.assistant_mask.tolist()
-        return {"input_ids": ids, "assistant_mask": mask, "labels": labels_of(ids, mask), "line": self.line}
+    def __reduce__(self) -> tuple[type[Rows], tuple[array, array, array, bytearray]]:
+        return Rows, (self.lines, self.lengths, self.ids, self.mask)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def add(self, line: int, input_ids: list[int], assistant_mask: bytes | bytearray) -> None:
+        self.lines.append(line)
+        self.lengths.append(len(input_ids))
+        self.ids.frombytes(struct.pack(f"{len(input_ids)}i", *input_ids))  # faster than fromlist
+        self.mask += assistant_mask
+
+    def extend(self, other: Rows) -> None:
+        self.lines += other.lines
+        self.lengths += other.lengths
+        self.ids += other.ids
+        self.mask += other.mask
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        """Each row as the JSON sink writes it."""
+        at = 0
+        for line, length in zip(self.lines, self.lengths):
+            ids, mask = self.ids[at:at + length].tolist(), list(self.mask[at:at + length])
+            at += length
+            yield {"input_ids": ids, "assistant_mask": mask, "labels": labels_of(ids, mask), "line": line}
 
 
 def require_pyarrow() -> Any:
@@ -105,7 +134,7 @@ class RowSink:
         self.pa: Any = require_pyarrow() if self.parquet else None
         check_target("-o", self.path, inputs=inputs)
         self.rows = 0
-        self._ids, self._mask, self._offsets, self._lines = array("i"), array("b"), array("i", [0]), array("q")
+        self._buffered = Rows()
         self._writer: Any = None
         self._handle: IO[str] | None = None
         self._file = AtomicFile(self.path)
@@ -123,35 +152,35 @@ class RowSink:
             self._handle = open(temp, "w", encoding="utf-8")
         return self
 
-    def write(self, row: Row) -> None:
-        self.rows += 1
+    def write(self, rows: Rows) -> None:
+        self.rows += len(rows)
         if self._handle is not None:
-            self._handle.write(json.dumps(row.as_dict(), separators=(",", ":")) + "\n")
+            for row in rows.dicts():
+                self._handle.write(json.dumps(row, separators=(",", ":")) + "\n")
             return
-        self._ids.extend(row.input_ids)
-        self._mask.extend(row.assistant_mask)
-        self._offsets.append(len(self._ids))
-        self._lines.append(row.line)
-        if len(self._lines) >= ROW_GROUP:
+        self._buffered.extend(rows)
+        if len(self._buffered) >= ROW_GROUP or len(self._buffered.ids) >= ROW_GROUP_TOKENS:
             self._flush()
 
     def _flush(self) -> None:
-        if not self._lines:
+        rows = self._buffered
+        if not len(rows):
             return
         pa = self.pa
         import pyarrow.compute as pc  # type: ignore[import-untyped]
 
-        def flat(kind: Any, values: array) -> Any:
-            return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+        def flat(kind: Any, values: Any, count: int) -> Any:
+            return pa.Array.from_buffers(kind, count, [None, pa.py_buffer(values)])
 
-        offsets = flat(pa.int32(), self._offsets)
-        ids, mask = flat(pa.int32(), self._ids), flat(pa.int8(), self._mask)
-        ignored = flat(pa.int32(), array("i", [IGNORE_INDEX]) * len(self._ids))  # (pa.scalar would import pandas)
+        offsets = flat(pa.int32(), array("i", itertools.accumulate(rows.lengths, initial=0)), len(rows) + 1)
+        count = len(rows.ids)
+        ids, mask = flat(pa.int32(), rows.ids, count), flat(pa.int8(), rows.mask, count)
+        ignored = flat(pa.int32(), array("i", [IGNORE_INDEX]) * count, count)  # (pa.scalar would import pandas)
         labels = pc.if_else(pc.cast(mask, pa.bool_()), ids, ignored)
         columns = [pa.ListArray.from_arrays(offsets, ids), pa.ListArray.from_arrays(offsets, mask),
-                   pa.ListArray.from_arrays(offsets, labels), flat(pa.int64(), self._lines)]
+                   pa.ListArray.from_arrays(offsets, labels), flat(pa.int64(), rows.lines, len(rows))]
         self._writer.write_table(pa.Table.from_arrays(columns, schema=self._writer.schema))
-        self._ids, self._mask, self._offsets, self._lines = array("i"), array("b"), array("i", [0]), array("q")
+        self._buffered = Rows()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:

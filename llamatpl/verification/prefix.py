@@ -55,7 +55,7 @@ class NotPrefixStable(MaskError):
 
 
 def _is_assistant(message: object) -> bool:
-    return isinstance(message, Mapping) and message.get("role") == "assistant"
+    return (type(message) is dict or isinstance(message, Mapping)) and message.get("role") == "assistant"
 
 
 def assistant_spans(conversation: Conversation, prefix: PrefixRender, prompt: str, *,
