@@ -299,3 +299,17 @@ def test_a_models_own_tokenizer(tmp_path):
     text = tok.apply_chat_template(conv["messages"], tokenize=False)
     assert row["input_ids"] == tok(text, add_special_tokens=False)["input_ids"]
     assert tok.decode([t for t, m in zip(row["input_ids"], row["assistant_mask"]) if m]) == "Hello, you<|im_end|>\n"
+
+
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_stdin_gives_the_files_rows_and_names_its_lines(tmp_path, jobs):
+    """``prepare -`` reads stdin (workers are sent the bytes, having no file to read them from)."""
+    data = _data(tmp_path, 300, bad_at=(2, 250))
+    from_file, from_stdin = tmp_path / "file.jsonl", tmp_path / "stdin.jsonl"
+    assert run("prepare", str(data), "-o", str(from_file), "--on-error", "skip", "--today", "2024-07-26").returncode == 1
+    done = subprocess.run([sys.executable, "-m", "llamatpl", "prepare", "-", "-o", str(from_stdin), "--on-error", "skip",
+                           "--jobs", str(jobs), "--today", "2024-07-26"], input=data.read_bytes(),
+                          capture_output=True, cwd=ROOT)
+    assert done.returncode == 1, done.stderr
+    assert from_stdin.read_text() == from_file.read_text()
+    assert [line.split(": ")[0] for line in done.stderr.decode().splitlines()[:2]] == ["<stdin>:2", "<stdin>:250"]

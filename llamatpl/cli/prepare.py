@@ -22,12 +22,12 @@ class OnError(str, Enum):
 
 @app.command()
 def prepare(
-    data: Annotated[str, typer.Argument(help="Conversations, one JSON object a line (JSONL).")],
+    data: Annotated[str, typer.Argument(help="Conversations, one JSON object a line (JSONL); - reads stdin.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="OUT.parquet (needs llamatpl[train]) or OUT.jsonl.")],
     template: TemplateOpt = None,
     version: VersionOpt = None,
     today: TodayOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Encoding processes: this one and N-1 workers (use the number of cores).")] = 1,
     on_error: Annotated[OnError, typer.Option(
         "--on-error", help="stop: at the first bad line, writing nothing; skip: write every good row.")] = OnError.stop,
     errors: Annotated[Optional[Path], typer.Option(
@@ -64,7 +64,7 @@ def prepare(
                   transformers=transformers or TRANSFORMERS, generation_prompt=False if no_generation_prompt else None,
                   user_tokenizer=user_tokenizer(tokenizer))
     job.check_tokenizer()
-    RowSink(output, inputs=(Path(data),))  # a wrong suffix, path or missing pyarrow: a usage error before any work
+    RowSink(output, inputs=() if data == "-" else (Path(data),))  # a wrong suffix, path or missing pyarrow: a usage error before any work
     settle_backend(job)  # the backend check once, here, before any worker is forked
 
     def report(failure: Failure) -> None:

@@ -298,9 +298,12 @@ def numbered_lines(path: str) -> Iterator[tuple[str, bytes]]:
 
 
 def line_blocks(path: str, size: int = 1 << 17) -> Iterator[tuple[int, int, bytes]]:
-    """A JSONL file in blocks of whole lines (about ``size`` bytes, more for a longer line), lazily:
-    ``(the first line's number, the block's byte offset, its bytes)``. A process that hands blocks
-    to workers can send the offset and length instead of the bytes (:func:`read_block`)."""
+    """A JSONL file (``-``: stdin) in blocks of whole lines (about ``size`` bytes, more for a longer
+    line), lazily: ``(the first line's number, the block's byte offset, its bytes)``. A process that
+    hands a file's blocks to workers can send the offset and length instead of the bytes (:func:`read_block`)."""
+    if path == "-":
+        yield from _blocks(sys.stdin.buffer, path, size)
+        return
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -310,22 +313,26 @@ def line_blocks(path: str, size: int = 1 << 17) -> Iterator[tuple[int, int, byte
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:
-        if handle.peek(2)[:2] == b"\x1f\x8b":
-            raise InputError(f"{path}: is gzip-compressed: decompress it first")
-        first, offset = 1, 0
-        started: list[bytes] = []  # the start of a line not ended yet
-        while read := handle.read(size):
-            cut = read.rfind(b"\n") + 1
-            if cut == 0:
-                started.append(read)
-                continue
-            block = b"".join((*started, read[:cut]))
-            started = [read[cut:]]
-            yield first, offset, block
-            first += block.count(b"\n")
-            offset += len(block)
-        if last := b"".join(started):  # a last line without a newline
-            yield first, offset, last
+        yield from _blocks(handle, path, size)
+
+
+def _blocks(handle: Any, path: str, size: int) -> Iterator[tuple[int, int, bytes]]:
+    if handle.peek(2)[:2] == b"\x1f\x8b":
+        raise InputError(f"{'<stdin>' if path == '-' else path}: is gzip-compressed: decompress it first")
+    first, offset = 1, 0
+    started: list[bytes] = []  # the start of a line not ended yet
+    while read := handle.read(size):
+        cut = read.rfind(b"\n") + 1
+        if cut == 0:
+            started.append(read)
+            continue
+        block = b"".join((*started, read[:cut]))
+        started = [read[cut:]]
+        yield first, offset, block
+        first += block.count(b"\n")
+        offset += len(block)
+    if last := b"".join(started):  # a last line without a newline
+        yield first, offset, last
 
 
 def read_block(path: str, offset: int, length: int) -> bytes:

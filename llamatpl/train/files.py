@@ -24,7 +24,7 @@ from .sinks import AtomicFile, Rows, RowSink, check_target
 from .workers import ordered
 
 BLOCK = 1 << 17  # bytes of whole lines encoded per task (about 70 chat rows)
-AHEAD = 32  # blocks a worker has queued: more than a row group, so workers keep busy while one is written
+AHEAD = 8  # blocks a worker has queued (100-200 ms of work): enough to cover a row group being written, few enough that this process is not left waiting long at the end
 ON_ERROR = ("stop", "skip")
 
 
@@ -66,16 +66,17 @@ def encode_chunk(chunk: Chunk, job: MaskJob) -> Encoded:
     return rows, failures
 
 
-def encode_chunks(blocks: Iterable[Block], job: MaskJob, *, jobs: int = 1) -> Iterator[Encoded]:
+def encode_chunks(blocks: Iterable[Block], job: MaskJob, *, jobs: int = 1, reread: bool = True) -> Iterator[Encoded]:
     """Each block's rows and failures, in input order, in ``jobs`` processes: this one and
-    ``jobs - 1`` workers (:func:`llamatpl.train.workers.ordered`), which read their blocks from the file."""
+    ``jobs - 1`` workers (:func:`llamatpl.train.workers.ordered`), which read their blocks from the
+    file (``reread``) or are sent their bytes (stdin)."""
     job.load()  # once here; forked workers share it
     if jobs <= 1:
         for block in blocks:
             yield encode_chunk(block, job)
         return
     yield from ordered(iter(blocks), functools.partial(encode_chunk, job=job), processes=jobs - 1, ahead=AHEAD,
-                       remote=_by_place, start=job.load)
+                       remote=_by_place if reread else _as_it_is, start=job.load)
 
 
 def _by_place(block: Block) -> Chunk:
@@ -83,10 +84,14 @@ def _by_place(block: Block) -> Chunk:
     return path, first, offset, len(data)
 
 
+def _as_it_is(block: Block) -> Chunk:
+    return block
+
+
 def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, on_error: str = "stop",
                  errors: str | Path | None = None, report: Callable[[Failure], None] | None = None,
                  progress: Callable[[int], None] | None = None) -> Summary:
-    """Write one training row per conversation of the JSONL file ``path`` to ``output``.
+    """Write one training row per conversation of the JSONL file ``path`` (``-``: stdin) to ``output``.
 
     With ``on_error="stop"`` the first bad line raises :class:`~llamatpl.errors.InputError` naming
     it and nothing is written; with ``"skip"`` every good row is written and each bad line is passed
@@ -96,11 +101,12 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
         raise UsageError(f"--on-error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
     if errors is not None and on_error != "skip":
         raise UsageError("--errors: only with --on-error skip (a stop names the bad line on stderr)")
-    source = Path(path)
-    sink = RowSink(output, inputs=(source,))
+    stdin = path == "-"
+    inputs = () if stdin else (Path(path),)
+    sink = RowSink(output, inputs=inputs)
     log_file = None
     if errors is not None:
-        check_target("--errors", Path(errors), inputs=(source, Path(output)))
+        check_target("--errors", Path(errors), inputs=(*inputs, Path(output)))
         log_file = AtomicFile(Path(errors))
     summary = Summary()
     with contextlib.ExitStack() as stack:
@@ -108,8 +114,9 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
         if log_file is not None:
             log = stack.enter_context(open(stack.enter_context(log_file), "w", encoding="utf-8"))
         with sink:
-            chunks = ((path, first, offset, data) for first, offset, data in line_blocks(path, BLOCK))
-            for rows, failures in encode_chunks(chunks, job, jobs=jobs):
+            name = "<stdin>" if stdin else path
+            chunks = ((name, first, offset, data) for first, offset, data in line_blocks(path, BLOCK))
+            for rows, failures in encode_chunks(chunks, job, jobs=jobs, reread=not stdin):
                 for failure in failures:
                     if on_error == "stop":
                         raise InputError(failure.message)

@@ -147,7 +147,7 @@ class RowSink:
                                 ("labels", pa.list_(pa.int32())), ("line", pa.int64())])
             # no dictionary pages: token ids rarely repeat enough for one, and building it costs the
             # writing process more than the encoders' share allows (about a third of its time)
-            self._writer = pa.parquet.ParquetWriter(temp, schema, use_dictionary=False)
+            self._writer = pa.parquet.ParquetWriter(temp, schema, use_dictionary=False, write_statistics=["line"])
         else:
             self._handle = open(temp, "w", encoding="utf-8")
         return self
