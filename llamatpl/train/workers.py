@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -47,7 +48,11 @@ def _serve(tasks: Connection, results: Connection, work: Callable[[Any], Any],
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the calling process's to handle
     if start is not None:
         start()
+    parent = os.getppid()
     while True:
+        while not tasks.poll(1.0):  # idle: leave if the calling process was killed (nothing else would end this one)
+            if os.getppid() != parent:
+                return
         try:
             task = tasks.recv()
         except EOFError:
