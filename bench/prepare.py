@@ -7,7 +7,7 @@ Two generated JSONL files of training conversations, each measured on its own:
 
 * **chat**: instruction-tuning rows as SFT sets have them: an optional system prompt, one to three
   user/assistant exchanges of a few sentences to a few paragraphs (words drawn from a fixed list
-  with a fixed seed; about 500 tokens a row);
+  with a fixed seed; about 390 tokens a row);
 * **tools**: the fixtures official 3.1 renders, in turn, each made unique and ending with an
   assistant turn: short rows (about 150 tokens) with tool definitions, calls and results, where
   rendering is the largest share of the work.
