@@ -125,7 +125,10 @@ def _run(tasks: Iterator[Task], work: Callable[[Task], Result], senders: list[Co
                 more = False
                 break
             slot: _Slot[Result] = _Slot()
-            senders[index].send(remote(task))
+            try:
+                senders[index].send(remote(task))
+            except OSError:  # the worker's end is closed: it died
+                raise _died(workers[index]) from None
             out[index].append(slot)
             pending.append(slot)
         for conn in wait([c for i, c in enumerate(receivers) if out[i]], timeout=0):
@@ -148,8 +151,7 @@ def _run(tasks: Iterator[Task], work: Callable[[Task], Result], senders: list[Co
         index = next(i for i, queue in enumerate(out) if queue and queue[0] is pending[0])
         ready = wait([receivers[index], workers[index].sentinel])
         if receivers[index] not in ready:
-            raise WorkerDied(f"a worker process ended (exit code {workers[index].exitcode}) before "
-                             "finishing its rows: out of memory?")
+            raise _died(workers[index])
         _receive(receivers[index], out[index], workers[index])
 
 
@@ -157,12 +159,17 @@ def _receive(conn: Connection, out: collections.deque[_Slot[Any]], worker: Any) 
     try:
         kind, value = conn.recv()
     except EOFError:
-        worker.join(1)
-        raise WorkerDied(f"a worker process ended (exit code {worker.exitcode}) before finishing its rows: "
-                         "out of memory?") from None
+        raise _died(worker) from None
     if kind == "raised":
         raise value
     out.popleft().result = value
+
+
+def _died(worker: Any) -> WorkerDied:
+    worker.join(1)
+    how = f"killed by signal {-worker.exitcode}" if worker.exitcode and worker.exitcode < 0 else \
+        f"exit code {worker.exitcode}"
+    return WorkerDied(f"a worker process ended ({how}) before finishing its rows: out of memory?")
 
 
 def _stop(senders: list[Connection], receivers: list[Connection], workers: list[Any]) -> None:
