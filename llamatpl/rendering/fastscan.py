@@ -86,7 +86,8 @@ _TOKEN_FLAGS: dict[int, tuple[Any, int]] = {}
 
 def loads_scanned(text: str) -> tuple[Any, int | None]:
     """``json.loads(text)``, and :func:`scan`'s flags for all it holds (MISSING_VALUE aside), found
-    while parsing: numbers as they are read, characters off the text. The flags are ``None`` (walk
+    while parsing: numbers as they are read, characters off the text, which must have been decoded
+    from UTF-8 (so it holds no lone surrogate itself, as :func:`~.conversation.parse_line` makes sure). The flags are ``None`` (walk
     the values) when the text holds an escaped control character or surrogate (an escaped
     surrogate pair is one character, which the walk tells apart from a lone one)."""
     _READING.odd = False
