@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 from .api import Answer
@@ -54,12 +55,16 @@ def main() -> None:
 class Worker:
     """One worker process and the pipes to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, started: Callable[[Worker], None] | None = None) -> None:
+        """Start a worker and wait until it is ready; ``started`` is called as soon as its process
+        exists, so that a shutdown during the wait can stop it (which ends the wait)."""
         self.process = subprocess.Popen([sys.executable, "-B", "-m", __name__], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env={**os.environ, **NO_FILES})
         assert self.process.stdin is not None and self.process.stdout is not None
         self._in: IO[bytes] = self.process.stdin
         self._out: IO[bytes] = self.process.stdout
+        if started is not None:
+            started(self)
         if not self._wait(STARTUP_SECONDS) or self._out.readline() != READY:
             self.stop()
             raise OSError("a playground worker did not start")
@@ -69,7 +74,11 @@ class Worker:
         deadline = time.monotonic() + seconds
         with selectors.DefaultSelector() as selector:
             selector.register(self._out, selectors.EVENT_READ)
-            while not selector.select(max(deadline - time.monotonic(), 0)):
+            # in short waits: a shutdown stops the worker and closes this pipe from another thread,
+            # and epoll forgets a closed pipe, so its end would never show; the process's does
+            while not selector.select(min(max(deadline - time.monotonic(), 0), 0.2)):
+                if self.process.poll() is not None:
+                    return True  # it ended: reading now finds the end (or the closed pipe)
                 if time.monotonic() >= deadline:
                     return False
         return True
@@ -131,10 +140,14 @@ class WorkerPool:
             pass
         if self._closed:
             raise OSError("the playground is stopping")
-        worker = Worker()
+        return Worker(self._started)
+
+    def _started(self, worker: Worker) -> None:
         with self._lock:
             self._live.add(worker)
-        return worker
+            closed = self._closed
+        if closed:  # close() ran before this worker was known to it
+            worker.stop()
 
     def _drop(self, worker: Worker) -> None:
         with self._lock:
