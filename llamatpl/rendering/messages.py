@@ -8,6 +8,9 @@ conversation object and kept on it, so rendering the same conversation again (an
 prefix of it for a training mask, a benchmark loop) skips them. A conversation is treated as
 unchanged while its message list, last message and tool list are the same objects of the same
 lengths: build a new one (or append messages) rather than editing a rendered message in place.
+A conversation parsed from a JSONL line comes with the scan's flags read while parsing
+(:func:`.fastscan.loads_scanned`), and a prefix of a prepared conversation (:func:`part_of`) with
+the whole's variables cut short: neither is walked again.
 """
 
 from __future__ import annotations

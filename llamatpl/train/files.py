@@ -47,13 +47,13 @@ class Summary:
 
 
 Block = tuple[str, int, int, bytes]  # (file, first line's number, byte offset, the bytes): line_blocks
-Chunk = tuple[str, int, int, int | bytes]  # a Block, or its length in place of its bytes (read where it is encoded)
-Encoded = tuple[Rows, list[Failure]]  # a chunk's good rows, and its bad lines in order
+Task = tuple[str, int, int, int | bytes]  # a Block, or with its length in place of its bytes (read where it is encoded)
+Encoded = tuple[Rows, list[Failure]]  # a block's good rows, and its bad lines in order
 
 
-def encode_chunk(chunk: Chunk, job: MaskJob) -> Encoded:
+def encode_block(task: Task, job: MaskJob) -> Encoded:
     """A block of JSONL lines to training rows, and the reason each bad one is bad."""
-    path, first, offset, data = chunk
+    path, first, offset, data = task
     rows, failures = Rows(), []
     for number, text in number_lines(first, read_block(path, offset, data) if isinstance(data, int) else data):
         where = f"{path}:{number}"
@@ -66,25 +66,25 @@ def encode_chunk(chunk: Chunk, job: MaskJob) -> Encoded:
     return rows, failures
 
 
-def encode_chunks(blocks: Iterable[Block], job: MaskJob, *, jobs: int = 1, reread: bool = True) -> Iterator[Encoded]:
+def encode_blocks(blocks: Iterable[Block], job: MaskJob, *, jobs: int = 1, reread: bool = True) -> Iterator[Encoded]:
     """Each block's rows and failures, in input order, in ``jobs`` processes: this one and
     ``jobs - 1`` workers (:func:`llamatpl.train.workers.ordered`), which read their blocks from the
     file (``reread``) or are sent their bytes (stdin)."""
     job.load()  # once here; forked workers share it
     if jobs <= 1:
         for block in blocks:
-            yield encode_chunk(block, job)
+            yield encode_block(block, job)
         return
-    yield from ordered(iter(blocks), functools.partial(encode_chunk, job=job), processes=jobs - 1, ahead=AHEAD,
+    yield from ordered(iter(blocks), functools.partial(encode_block, job=job), processes=jobs - 1, ahead=AHEAD,
                        remote=_by_place if reread else _as_it_is, start=job.load)
 
 
-def _by_place(block: Block) -> Chunk:
+def _by_place(block: Block) -> Task:
     path, first, offset, data = block
     return path, first, offset, len(data)
 
 
-def _as_it_is(block: Block) -> Chunk:
+def _as_it_is(block: Block) -> Task:
     return block
 
 
@@ -115,8 +115,8 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
             log = stack.enter_context(open(stack.enter_context(log_file), "w", encoding="utf-8"))
         with sink:
             name = "<stdin>" if stdin else path
-            chunks = ((name, first, offset, data) for first, offset, data in line_blocks(path, BLOCK))
-            for rows, failures in encode_chunks(chunks, job, jobs=jobs, reread=not stdin):
+            blocks = ((name, first, offset, data) for first, offset, data in line_blocks(path, BLOCK))
+            for rows, failures in encode_blocks(blocks, job, jobs=jobs, reread=not stdin):
                 for failure in failures:
                     if on_error == "stop":
                         raise InputError(failure.message)

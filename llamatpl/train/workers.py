@@ -65,6 +65,8 @@ def _serve(tasks: Connection, results: Connection, work: Callable[[Any], Any],
             result = ("raised", exc)
         try:
             results.send(result)
+        except OSError:
+            return  # the calling process stopped reading: it is ending the run
         except Exception as exc:  # noqa: BLE001 - an exception that does not pickle
             results.send(("raised", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
