@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from array import array
 from datetime import date
 
 import pytest
@@ -108,6 +109,20 @@ def test_the_cut_by_one_split_is_tiktokens(text):
         tokenizer = get_tokenizer(version)
         assert "".join(tokenizer.cut(text)) == text
         assert tokenizer.encode_prompt(text) == tokenizer._encoding.encode(text, allowed_special="all")
+
+
+@given(_PIECES)
+def test_packed_ids_are_tiktokens_through_its_buffer_or_its_list(text):
+    from llamatpl.tokens.tokenizer import LlamaTokenizer
+
+    listed = LlamaTokenizer("3.1")
+    listed._ordinary_packed = listed._packed  # a tiktoken without encode_to_tiktoken_buffer
+    expected = get_tokenizer("3.1")._encoding.encode(text, allowed_special="all")
+    for tokenizer in (get_tokenizer("3.1"), listed):
+        for _ in range(2):  # encoded, then remembered
+            pieces, parts = tokenizer.encode_packed(text)
+            assert array("i", b"".join(parts)).tolist() == expected
+            assert [len(p) // 4 for p in parts[1::2]] == [1] * (len(pieces) // 2)
 
 
 def test_remembered_pieces_are_not_shared_with_callers():

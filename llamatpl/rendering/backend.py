@@ -227,17 +227,19 @@ def static_refusal(text: str) -> str | None:
     return None
 
 
-@contextmanager
-def checking() -> Iterator[None]:
+class checking:  # noqa: N801 - a context manager named for its block, as contextlib's are
     """Renders inside run the differential check for a template whose verdict is not known yet
     (work that renders many conversations: a JSONL file, ``prepare``). Elsewhere the check waits
     until a template has been rendered :data:`CHECK_AFTER` times in the process, so a one-shot
-    render never pays for it."""
-    token = _EAGER.set(True)
-    try:
-        yield
-    finally:
-        _EAGER.reset(token)
+    render never pays for it. (A class: ``prepare`` enters it once a row.)"""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _EAGER.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _EAGER.reset(self._token)
 
 
 def verdict(text: str, flavour: str = "") -> Choice:

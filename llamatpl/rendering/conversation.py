@@ -149,6 +149,9 @@ def _check_messages(messages: Any, name: str, path: str) -> None:
     if not messages:
         raise InputError(f"{name}: {path or 'messages'}: is empty (a conversation needs a message)")
     for i, message in enumerate(messages):
+        if type(message) is dict and type(message.get("content")) is str and message.get("role") in ROLES \
+                and "tool_calls" not in message and "tool_call_id" not in message:
+            continue  # the usual message, which nothing in _check_message refuses (one less call a message)
         _check_message(message, name, _where(path, i))
 
 

@@ -10,11 +10,10 @@ the limits of :mod:`llamatpl.limits` for untrusted templates. Compiled templates
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -51,8 +50,13 @@ def _raise_exception(message: str) -> None:
 
 def _strftime_now(format: str) -> str:
     day = _TODAY.get()
-    now = datetime(day.year, day.month, day.day) if day is not None else datetime.now()
-    return now.strftime(format)
+    return datetime.now().strftime(format) if day is None else _pinned_strftime(day, format)
+
+
+@functools.lru_cache(maxsize=64)
+def _pinned_strftime(day: date, format: str) -> str:
+    # a training mask renders each conversation three or four times, each asking for the same date line
+    return datetime(day.year, day.month, day.day).strftime(format)
 
 
 # tojson results of containers, by identity, while one conversation is rendered several times (the
@@ -62,14 +66,17 @@ _JSON_MEMO: contextvars.ContextVar[dict[tuple[Any, ...], tuple[Any, str]] | None
     "llamatpl_json_memo", default=None)
 
 
-@contextlib.contextmanager
-def remembering_json() -> Iterator[None]:
-    """Remember ``tojson`` results inside the block (the renders of one conversation)."""
-    token = _JSON_MEMO.set({})
-    try:
-        yield
-    finally:
-        _JSON_MEMO.reset(token)
+class remembering_json:  # noqa: N801 - a context manager named for its block, as contextlib's are
+    """Remember ``tojson`` results inside the block (the renders of one conversation). A class, not a
+    generator: a training row enters it once, and a generator's set-up costs more than the row's JSON."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _JSON_MEMO.set({})
+
+    def __exit__(self, *exc: object) -> None:
+        _JSON_MEMO.reset(self._token)
 
 
 JsonWriter = Callable[[Any, bool, Any, Any, bool], str]

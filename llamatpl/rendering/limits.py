@@ -258,4 +258,5 @@ def limits_from_env(environ: dict[str, str] | None = None) -> Limits:
                 from ..errors import LlamatplError
 
                 raise LlamatplError(f"{var}: {env[var]!r} is not a number") from None
-    return Limits(**fields)
+    # the defaults themselves where nothing is set: renders test ``limits is DEFAULT_LIMITS`` to skip a budget
+    return Limits(**fields) if fields else DEFAULT_LIMITS

@@ -5,16 +5,17 @@ A token is marked when any of its bytes lies in a span, as transformers counts t
 does (:meth:`~llamatpl.tokens.tokenizer.LlamaTokenizer.encode_prompt`), keeping where each of its
 cuts at special tokens starts, in characters and in tokens; each span's first and last token are
 then found from those, walking token by token (in bytes) only inside the ordinary piece a span
-starts or ends in.
+starts or ends in. The ids stay packed (native int32 bytes) until a caller wants a list.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+from array import array
 from collections.abc import Sequence
 
-from .tokenizer import LlamaTokenizer, UserTokenizer
+from .tokenizer import ID_BYTES, LlamaTokenizer, UserTokenizer
 
 Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [start, end)
 
@@ -23,43 +24,47 @@ def encode_with_spans(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
                       spans: Spans) -> tuple[list[int], list[int]]:
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
     ids, mask = encode_with_mask(tokenizer, text, spans)
-    return ids, list(mask)
+    return array("i", ids).tolist(), list(mask)
 
 
 def encode_with_mask(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
-                     spans: Spans) -> tuple[list[int], bytearray]:
-    """:func:`encode_with_spans` with the mask as one byte (0 or 1) per token, as training rows store it."""
+                     spans: Spans) -> tuple[bytes, bytearray]:
+    """:func:`encode_with_spans` as training rows store it: the ids packed as native int32 bytes
+    (:meth:`~llamatpl.tokens.tokenizer.LlamaTokenizer.encode_packed`), the mask one byte (0 or 1) a token."""
     if isinstance(tokenizer, UserTokenizer):
-        return _by_offsets(tokenizer, text, spans)
-    pieces, parts = tokenizer.encode_pieces(text)
-    ids = list(itertools.chain.from_iterable(parts))
-    mask = bytearray(len(ids))
+        ids, mask = _by_offsets(tokenizer, text, spans)
+        return array("i", ids).tobytes(), mask
+    pieces, parts = tokenizer.encode_packed(text)
+    packed = b"".join(parts)
+    mask = bytearray(len(packed) // ID_BYTES)
     if not spans:
-        return ids, mask
+        return packed, mask
     char_at = [0, *itertools.accumulate(map(len, pieces))]  # where each piece starts, in characters
-    token_at = [0, *itertools.accumulate(map(len, parts))]  # and in the ids
+    byte_at = [0, *itertools.accumulate(map(len, parts))]  # and in the packed ids
+    view = memoryview(packed).cast("i")
     for start, end in spans:
         if start >= end:
             continue
-        first = _token_of(tokenizer, pieces, char_at, token_at, ids, start, last_byte=False)
-        last = _token_of(tokenizer, pieces, char_at, token_at, ids, end - 1, last_byte=True)
+        first = _token_of(tokenizer, pieces, char_at, byte_at, view, start, last_byte=False)
+        last = _token_of(tokenizer, pieces, char_at, byte_at, view, end - 1, last_byte=True)
         mask[first:last + 1] = b"\x01" * (last + 1 - first)
-    return ids, mask
+    return packed, mask
 
 
-def _token_of(tokenizer: LlamaTokenizer, pieces: list[str], char_at: list[int], token_at: list[int],
-              ids: list[int], char: int, *, last_byte: bool) -> int:
+def _token_of(tokenizer: LlamaTokenizer, pieces: list[str], char_at: list[int], byte_at: list[int],
+              ids: memoryview, char: int, *, last_byte: bool) -> int:
     """The index of the token holding the first (or last) byte of character ``char``."""
     place = bisect.bisect_right(char_at, char) - 1
     while not pieces[place]:  # an empty ordinary piece holds nothing: the next special token does
         place += 1
-    token = token_at[place]
+    token = byte_at[place] // ID_BYTES
     if place & 1:
         return token
     inside = len(pieces[place][: char - char_at[place] + last_byte].encode("utf-8", "surrogatepass")) - last_byte
     lengths = tokenizer.byte_lengths()
     walked = 0
-    while token < token_at[place + 1] - 1:
+    end = byte_at[place + 1] // ID_BYTES
+    while token < end - 1:
         walked += lengths[ids[token]]
         if walked > inside:
             break

@@ -11,9 +11,11 @@ Two encodings matter:
 * :meth:`LlamaTokenizer.encode_prompt`: what a server does with a rendered prompt: special-token
   text becomes control tokens, no BOS is added. tiktoken's ``encode(allowed_special="all")`` cuts
   the text at each special token and runs the BPE on the pieces between them on their own; we make
-  the same cuts and hand each piece to ``encode_ordinary``, which skips
-  the per-call conversion of the 256-token allowed set (about a quarter of the time on a chat
-  prompt) and gives the cuts to callers that need them (:meth:`LlamaTokenizer.cut`);
+  the same cuts and run the BPE on each piece with no special token allowed, which skips the
+  per-call conversion of the 256-token allowed set (about a quarter of the time on a chat prompt)
+  and gives the cuts to callers that need them (:meth:`LlamaTokenizer.cut`). The ids come back
+  packed, as tiktoken's own ``encode_to_numpy`` takes them: native 32-bit integers in bytes, not a
+  Python list (building and then packing a list of ints was a third of a training row's tokenizing);
 * :meth:`LlamaTokenizer.encode_text`: what Meta's reference does with a piece of content: special
   token text stays text, and very long runs are split exactly as Meta's ``Tokenizer.encode`` splits them.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import re
+from array import array
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,9 @@ _MAX_RUN_CHARS = 25_000
 # ordinary pieces of a prompt up to this many characters have their ids remembered, this many at most
 REMEMBERED_CHARS = 2048
 REMEMBERED_PIECES = 4096
+ID_BYTES = 4  # packed ids: native int32 (tiktoken's buffers are uint32; every id is below 2**31)
+NO_SPECIAL: frozenset[str] = frozenset()
+assert array("i").itemsize == ID_BYTES
 
 
 def special_tokens(version: str) -> dict[str, int]:
@@ -105,8 +111,11 @@ class LlamaTokenizer:
             special_tokens=self.special_tokens,
         )
         self._byte_lengths: list[int] | None = None
-        self._runs: dict[str, list[int]] = {}  # short ordinary pieces already encoded (see encode_pieces)
-        self._special_ids = {token: [token_id] for token, token_id in self.special_tokens.items()}  # as runs
+        self._runs: dict[str, bytes] = {}  # short ordinary pieces already encoded (see encode_packed)
+        self._special_ids = {token: array("i", [token_id]).tobytes() for token, token_id in self.special_tokens.items()}
+        core = self._encoding._core_bpe
+        # ids straight into a buffer (tiktoken 0.6 and later, as its encode_to_numpy does), or through a list
+        self._ordinary_packed = getattr(core, "encode_to_tiktoken_buffer", self._packed)
 
     def cut(self, text: str) -> list[str]:
         """``text`` cut as tiktoken cuts it: ordinary text (maybe empty) at even places, a special
@@ -146,31 +155,40 @@ class LlamaTokenizer:
 
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
-        ids = list(itertools.chain.from_iterable(self.encode_pieces(text)[1]))
+        ids = array("i", b"".join(self.encode_packed(text)[1])).tolist()
         return [BOS_ID, *ids] if add_special_tokens else ids
 
-    def encode_pieces(self, text: str) -> tuple[list[str], list[list[int]]]:
-        """(:meth:`cut`'s pieces, the ids of each piece: an ordinary piece's run, or one special token).
+    def encode_packed(self, text: str) -> tuple[list[str], list[bytes]]:
+        """(:meth:`cut`'s pieces, the ids of each piece packed as native int32 bytes: an ordinary
+        piece's run, or one special token). ``b"".join`` of the second is the prompt's ids.
 
         Short pieces recur from prompt to prompt (role names, the date lines and system prompts a
-        data set repeats), so their ids are remembered, up to :data:`REMEMBERED_PIECES` of them: the
-        lists are shared, and callers must not change them."""
+        data set repeats), so their ids are remembered, up to :data:`REMEMBERED_PIECES` of them."""
         pieces = self.cut(text)
-        ordinary = self._encoding.encode_ordinary
+        ordinary = self._ordinary_packed
         remembered = self._runs
-        parts: list[list[int]] = list(map(self._special_ids.get, pieces))  # type: ignore[arg-type]  # None: filled below
+        parts: list[bytes] = pieces[:]  # type: ignore[assignment]  # each place filled below
+        parts[1::2] = map(self._special_ids.__getitem__, pieces[1::2])
         for at in range(0, len(pieces), 2):
             piece = pieces[at]
-            if len(piece) > REMEMBERED_CHARS:
-                parts[at] = ordinary(piece)
-                continue
-            run = remembered.get(piece)
+            short = len(piece) <= REMEMBERED_CHARS
+            run = remembered.get(piece) if short else None
             if run is None:
-                if len(remembered) >= REMEMBERED_PIECES:
-                    remembered.clear()
-                run = remembered[piece] = ordinary(piece)
+                try:
+                    run = bytes(ordinary(piece, NO_SPECIAL))
+                except UnicodeEncodeError:  # a lone surrogate: tiktoken's Python layer repairs it first
+                    run = self._packed(piece)
+                if short:
+                    if len(remembered) >= REMEMBERED_PIECES:
+                        remembered.clear()
+                    remembered[piece] = run
             parts[at] = run
         return pieces, parts
+
+    def _packed(self, piece: str, allowed: frozenset[str] = NO_SPECIAL) -> bytes:
+        """One ordinary piece's ids through tiktoken's ``encode_ordinary`` (which mends lone
+        surrogates as tiktoken's ``encode`` does), packed."""
+        return array("i", self._encoding.encode_ordinary(piece)).tobytes()
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""

@@ -20,6 +20,7 @@ no BOS added): a token is the assistant's when any of its bytes lies in a span, 
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -146,14 +147,15 @@ class MaskJob:
     def encode(self, conversation: Conversation) -> Encoded:
         """The prompt, its ids and the assistant mask for one conversation."""
         prompt, ids, mask, spans = self._encode(conversation)
-        return Encoded(prompt, ids, list(mask), spans)
+        return Encoded(prompt, array("i", ids).tolist(), list(mask), spans)
 
-    def encode_row(self, conversation: Conversation) -> tuple[list[int], bytearray]:
-        """:meth:`encode`'s ids and mask, the mask one byte (0 or 1) a token: a training row."""
+    def encode_row(self, conversation: Conversation) -> tuple[bytes, bytearray]:
+        """:meth:`encode`'s ids and mask as a training row stores them: the ids packed as native int32
+        bytes, the mask one byte (0 or 1) a token."""
         _, ids, mask, _ = self._encode(conversation)
         return ids, mask
 
-    def _encode(self, conversation: Conversation) -> tuple[str, list[int], bytearray, tuple[tuple[int, int], ...]]:
+    def _encode(self, conversation: Conversation) -> tuple[str, bytes, bytearray, tuple[tuple[int, int], ...]]:
         if self.generation_prompt is not None:
             request = None if conversation.request is None else {
                 **conversation.request, "add_generation_prompt": self.generation_prompt}

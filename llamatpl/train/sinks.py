@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import struct
 import tempfile
 from array import array
 from collections.abc import Iterator
@@ -49,10 +48,11 @@ class Rows:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def add(self, line: int, input_ids: list[int], assistant_mask: bytes | bytearray) -> None:
+    def add(self, line: int, input_ids: bytes, assistant_mask: bytes | bytearray) -> None:
+        """One row: ``input_ids`` packed as native int32 bytes (:meth:`.masks.MaskJob.encode_row`)."""
         self.lines.append(line)
-        self.lengths.append(len(input_ids))
-        self.ids.frombytes(struct.pack(f"{len(input_ids)}i", *input_ids))  # faster than fromlist
+        self.lengths.append(len(assistant_mask))
+        self.ids.frombytes(input_ids)
         self.mask += assistant_mask
 
     def extend(self, other: Rows) -> None:
