@@ -173,8 +173,10 @@ def prepare(path: Path, out: Path, jobs: int) -> tuple[float, int]:
     rows = sum(1 for _ in open(path, encoding="utf-8"))
     cmd = [sys.executable, "-c", _PEAK, sys.executable, "-m", "llamatpl", "prepare", str(path), "-o", str(out),
            "--jobs", str(jobs), "--today", TODAY.isoformat(), "--no-progress"]
+    # compiled modules kept, as an installed package has them (some shells set PYTHONDONTWRITEBYTECODE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     return rows / (time.perf_counter() - start), int(done.stdout.split()[-1]) // 1024
 
 

@@ -102,27 +102,40 @@ def compiles(text: str) -> bool:
 _READY: dict[tuple[str, float], tuple[int, bool, dict[bool, tuple[minijinja.Environment, str | None]]]] = {}
 
 
+Ready = tuple[minijinja.Environment, str]  # a template registered in its environment: what :func:`run` takes
+
+
 def render(text: str, variables: Mapping[str, Any], limits: Limits, trim_chars: int | bool = True) -> str | None:
     """The output, or ``None`` when minijinja failed or went past a limit (render on jinja2 then).
 
     ``trim_chars``: whether the input may hold U+001C..U+001F (:mod:`.fastscan`); where it holds
     none, and every ``trim`` of the template takes no argument, minijinja's own ``trim`` runs."""
-    ready = _READY.get((text, limits.seconds))
-    if ready is None:
+    found = ready(text, limits, trim_chars)
+    return None if found is None else run(found, variables, limits.max_chars)
+
+
+def ready(text: str, limits: Limits, trim_chars: int | bool = True) -> Ready | None:
+    """:func:`render`'s template, looked up once for several renders; ``None`` if it does not compile."""
+    known = _READY.get((text, limits.seconds))
+    if known is None:
         if len(_READY) >= 512:
             _READY.clear()
-        ready = _READY[(text, limits.seconds)] = (max(1, int(limits.seconds * FUEL_PER_SECOND)),
+        known = _READY[(text, limits.seconds)] = (max(1, int(limits.seconds * FUEL_PER_SECOND)),
                                                   gate.plain_trim(text), {})
-    fuel, plain_trim, environments = ready
+    fuel, plain_trim, environments = known
     python_trim = bool(trim_chars) or not plain_trim
     found = environments.get(python_trim)
     if found is None:
         found = environments[python_trim] = (_environment(fuel, python_trim), _loaded(text, fuel, python_trim))
     env, name = found
-    if name is None:
-        return None
+    return None if name is None else (env, name)
+
+
+def run(found: Ready, variables: Mapping[str, Any], max_chars: int) -> str | None:
+    """Render a template :func:`ready` found: the output, or ``None`` as :func:`render`."""
+    env, name = found
     try:
         out = env.render_template(name, **variables)
     except Exception:  # noqa: BLE001 - raise_exception, fuel, undefined, type errors: jinja2 says which
         return None
-    return out if len(out) <= limits.max_chars else None
+    return out if len(out) <= max_chars else None
