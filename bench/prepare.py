@@ -189,7 +189,9 @@ def measure(kind: str, data: Path, quarter: Path, work: Path, rows: int, rounds:
         base, tokens = floor(prompts)
         one, mem1 = prepare(data, work / f"{kind}-one.parquet", 1)
         two, mem2 = prepare(data, work / f"{kind}-two.parquet", 2)
-        bases.append(base), ones.append(one), twos.append(two)
+        bases.append(base)
+        ones.append(one)
+        twos.append(two)
         one_mem, two_mem = max(one_mem, mem1), max(two_mem, mem2)
         print(f"[{kind}] round {n + 1}: floor {base:,.0f}/s, one job {one:,.0f}/s = {one / base:.2f}x, "
               f"two jobs {two:,.0f}/s = {two / one:.2f}x one job", flush=True)

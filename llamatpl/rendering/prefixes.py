@@ -21,7 +21,6 @@ from . import fast as _fast
 from . import limits as _limits
 from . import messages as _messages
 from .conversation import Conversation
-from .environment import pinned_today, restore_today
 from .renderer import _render_fast
 
 PrefixRender = Callable[[int, bool], "str | None"]  # (count, generation_prompt) -> the text, or None
@@ -41,19 +40,13 @@ def fast_prefixes(template_text: str, whole: Conversation, *, special_tokens: Ma
     if scanned & fastscan.JINJA2_ONLY:
         return None
     messages = variables["messages"]
-    # with the default limits no budget is set (as _render_fast): the template is looked up once here
-    found = _fast.ready(template_text, limits, scanned & fastscan.TRIM_CHARS) if limits is _limits.DEFAULT_LIMITS \
-        else None
+    found = _fast.ready(template_text, limits, scanned & fastscan.TRIM_CHARS)  # looked up once for all prefixes
+    if found is None:
+        return None  # minijinja does not compile it: each prefix renders the usual way
 
     def render(count: int, generation_prompt: bool) -> str | None:
-        values = {**variables, "messages": messages[:count], "add_generation_prompt": generation_prompt}
-        if found is None:
-            return _render_fast(template_text, values, today, limits, scanned)
-        token = None if today is None else pinned_today(today)
-        try:
-            return _fast.run(found, values, limits.max_chars)
-        finally:
-            if token is not None:
-                restore_today(token)
+        return _render_fast(template_text, {**variables, "messages": messages[:count],
+                                            "add_generation_prompt": generation_prompt},
+                            today, limits, scanned, found)
 
     return render

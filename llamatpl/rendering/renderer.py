@@ -192,20 +192,30 @@ def _jinja2_only(flags: int) -> _backend.Choice:
 
 
 def _render_fast(template_text: str, variables: Mapping[str, Any], today: date | None,
-                 limits: _limits.Limits, scanned: int) -> str | None:
+                 limits: _limits.Limits, scanned: int, found: _fast.Ready | None = None) -> str | None:
+    """minijinja's output, or ``None`` (render on jinja2). ``found``: the template as
+    :func:`.fast.ready` looked it up for this text, limits and ``scanned``, when a caller renders it
+    several times (a conversation's prefixes)."""
     # with the default limits no budget is needed: minijinja's fuel keeps time, and the limits the
     # Python filters read (tojson's indent) are the defaults when no budget is set
     if today is None and limits is _limits.DEFAULT_LIMITS:
-        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
+        return _fast_once(template_text, variables, limits, scanned, found)
     today_token = pinned_today(today) if today is not None else None
     budget_token = None if limits is _limits.DEFAULT_LIMITS else _limits.start(limits)
     try:
-        return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
+        return _fast_once(template_text, variables, limits, scanned, found)
     finally:
         if budget_token is not None:
             _limits.stop(budget_token)
         if today_token is not None:
             restore_today(today_token)
+
+
+def _fast_once(template_text: str, variables: Mapping[str, Any], limits: _limits.Limits, scanned: int,
+               found: _fast.Ready | None) -> str | None:
+    if found is not None:
+        return _fast.run(found, variables, limits.max_chars)
+    return _fast.render(template_text, variables, limits, scanned & _fastscan.TRIM_CHARS)
 
 
 def _differential(template_text: str, variables: Mapping[str, Any], fast: str | None, recording: Any, *,

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from array import array
 from collections.abc import Sequence
 
-from .tokenizer import ID_BYTES, LlamaTokenizer, UserTokenizer
+from .tokenizer import ID_BYTES, LlamaTokenizer, UserTokenizer, pack_ids, unpack_ids
 
 Spans = Sequence[tuple[int, int]]  # sorted, non-overlapping character spans [start, end)
 
@@ -24,7 +23,7 @@ def encode_with_spans(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
                       spans: Spans) -> tuple[list[int], list[int]]:
     """``(ids, mask)``: ``text`` tokenized as a server does and 1 on each token a span touches."""
     ids, mask = encode_with_mask(tokenizer, text, spans)
-    return array("i", ids).tolist(), list(mask)
+    return unpack_ids(ids), list(mask)
 
 
 def encode_with_mask(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
@@ -33,7 +32,7 @@ def encode_with_mask(tokenizer: LlamaTokenizer | UserTokenizer, text: str,
     (:meth:`~llamatpl.tokens.tokenizer.LlamaTokenizer.encode_packed`), the mask one byte (0 or 1) a token."""
     if isinstance(tokenizer, UserTokenizer):
         ids, mask = _by_offsets(tokenizer, text, spans)
-        return array("i", ids).tobytes(), mask
+        return pack_ids(ids), mask
     pieces, parts = tokenizer.encode_packed(text)
     packed = b"".join(parts)
     mask = bytearray(len(packed) // ID_BYTES)

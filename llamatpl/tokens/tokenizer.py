@@ -60,6 +60,16 @@ NO_SPECIAL: frozenset[str] = frozenset()
 assert array("i").itemsize == ID_BYTES
 
 
+def pack_ids(ids: list[int]) -> bytes:
+    """Token ids as packed ids (native int32 bytes: :meth:`LlamaTokenizer.encode_packed`)."""
+    return array("i", ids).tobytes()
+
+
+def unpack_ids(packed: bytes) -> list[int]:
+    """Packed ids as a list of token ids."""
+    return array("i", packed).tolist()
+
+
 def special_tokens(version: str) -> dict[str, int]:
     """The special-token table (text -> id) of a Llama version's tokenizer."""
     v = normalize_version(version)
@@ -112,7 +122,7 @@ class LlamaTokenizer:
         )
         self._byte_lengths: list[int] | None = None
         self._runs: dict[str, bytes] = {}  # short ordinary pieces already encoded (see encode_packed)
-        self._special_ids = {token: array("i", [token_id]).tobytes() for token, token_id in self.special_tokens.items()}
+        self._special_ids = {token: pack_ids([token_id]) for token, token_id in self.special_tokens.items()}
         core = self._encoding._core_bpe
         # ids straight into a buffer (tiktoken 0.6 and later, as its encode_to_numpy does), or through a list
         self._ordinary_packed = getattr(core, "encode_to_tiktoken_buffer", self._packed)
@@ -155,7 +165,7 @@ class LlamaTokenizer:
 
         ``add_special_tokens=True`` shows what a pipeline that adds them again gets (a second BOS).
         """
-        ids = array("i", b"".join(self.encode_packed(text)[1])).tolist()
+        ids = unpack_ids(b"".join(self.encode_packed(text)[1]))
         return [BOS_ID, *ids] if add_special_tokens else ids
 
     def encode_packed(self, text: str) -> tuple[list[str], list[bytes]]:
@@ -187,8 +197,9 @@ class LlamaTokenizer:
 
     def _packed(self, piece: str, allowed: frozenset[str] = NO_SPECIAL) -> bytes:
         """One ordinary piece's ids through tiktoken's ``encode_ordinary`` (which mends lone
-        surrogates as tiktoken's ``encode`` does), packed."""
-        return array("i", self._encoding.encode_ordinary(piece)).tobytes()
+        surrogates as tiktoken's ``encode`` does), packed. ``allowed`` is never read: it is there so
+        that this stands in for ``encode_to_tiktoken_buffer(piece, allowed)``."""
+        return pack_ids(self._encoding.encode_ordinary(piece))
 
     def encode_text(self, text: str) -> list[int]:
         """Tokenize content as Meta's reference does: special-token text is plain text."""

@@ -20,7 +20,6 @@ no BOS added): a token is the assistant's when any of its bytes lies in a span, 
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ from ..rendering.prefixes import fast_prefixes
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.spans import encode_with_mask
-from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer
+from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer, unpack_ids
 from ..verification.prefix import MaskError, assistant_spans, cut
 
 __all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans", "labels_of"]
@@ -147,7 +146,7 @@ class MaskJob:
     def encode(self, conversation: Conversation) -> Encoded:
         """The prompt, its ids and the assistant mask for one conversation."""
         prompt, ids, mask, spans = self._encode(conversation)
-        return Encoded(prompt, array("i", ids).tolist(), list(mask), spans)
+        return Encoded(prompt, unpack_ids(ids), list(mask), spans)
 
     def encode_row(self, conversation: Conversation) -> tuple[bytes, bytearray]:
         """:meth:`encode`'s ids and mask as a training row stores them: the ids packed as native int32
