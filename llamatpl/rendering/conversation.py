@@ -375,6 +375,7 @@ def parse_line(where: str, line: str | bytes, *, checks: str = "llamatpl") -> Co
         raise InputError(f"{where}: nested too deeply to read") from None
     if flags is not None:  # what the fast backend's scan would find in it (llamatpl.rendering.messages)
         object.__setattr__(conversation, "_text_flags", flags)
+    object.__setattr__(conversation, "_from_json", True)  # its values are JSON's (llamatpl.train.shapes)
     return conversation
 
 

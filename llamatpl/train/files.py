@@ -106,7 +106,7 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
     sink = RowSink(output, inputs=inputs)
     log_file = None
     if errors is not None:
-        check_target("--errors", Path(errors), inputs=(*inputs, Path(output)))
+        check_target("--errors", Path(errors), inputs=inputs, output=Path(output))
         log_file = AtomicFile(Path(errors))
     summary = Summary()
     with contextlib.ExitStack() as stack:

@@ -34,12 +34,14 @@ from ..rendering.conversation import Conversation
 from ..rendering.environment import remembering_json
 from ..rendering.limits import DEFAULT_LIMITS, Limits
 from ..rendering.messages import part_of
+from ..rendering.opacity import content_is_opaque
 from ..rendering.prefixes import fast_prefixes
 from ..rendering.renderer import TRANSFORMERS, render_text
 from ..rendering.templates import ChatTemplate
 from ..tokens.spans import encode_with_mask
 from ..tokens.tokenizer import LlamaTokenizer, UserTokenizer, get_tokenizer, unpack_ids
 from ..verification.prefix import MaskError, assistant_spans, cut
+from .shapes import Shapes
 
 __all__ = ["IGNORE_INDEX", "Encoded", "MaskError", "MaskJob", "assistant_spans", "labels_of"]
 
@@ -155,15 +157,43 @@ class MaskJob:
         return ids, mask
 
     def _encode(self, conversation: Conversation) -> tuple[str, bytes, bytearray, tuple[tuple[int, int], ...]]:
+        from_json = conversation.__dict__.get("_from_json", False)
         if self.generation_prompt is not None:
             request = None if conversation.request is None else {
                 **conversation.request, "add_generation_prompt": self.generation_prompt}
             conversation = replace(conversation, add_generation_prompt=self.generation_prompt, request=request)
-        with remembering_json(), self._checking():  # the prefixes write the same tool definitions and arguments again
-            prompt = self._render(conversation)
-            spans = assistant_spans(conversation, self._prefixes(conversation), prompt, engine=self.engine)
+        shapes = self._shapes(conversation)
+        if shapes is None:
+            prompt, spans = self._render_spans(conversation)
+        else:  # conversations of a shape already rendered render nothing
+            prompt, spans = shapes.encode(conversation, self._render_spans, max_chars=self.limits.max_chars,
+                                          from_json=from_json)
         ids, mask = encode_with_mask(self.tokenizer, prompt, spans)
         return prompt, ids, mask, spans
+
+    def _render_spans(self, conversation: Conversation) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """The prompt and the assistant's spans in it, from renders of the conversation and its prefixes."""
+        with remembering_json(), self._checking():  # the prefixes write the same tool definitions and arguments again
+            prompt = self._render(conversation)
+            return prompt, assistant_spans(conversation, self._prefixes(conversation), prompt, engine=self.engine)
+
+    def _shapes(self, conversation: Conversation) -> Shapes | None:
+        """This job's rendered shapes (:mod:`.shapes`), where the conversation can be read off one: as
+        transformers renders it, with a content-opaque template, no differential check recording."""
+        if self.engine is not None or backend.recording() is not None or \
+                not content_is_opaque(self.template.text_for(has_tools=conversation.tools is not None)):
+            return None
+        shapes: Shapes | None = self.__dict__.get("_shape_store")
+        if shapes is None:
+            shapes = Shapes()
+            object.__setattr__(self, "_shape_store", shapes)
+        return shapes
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker) without the shapes rendered here."""
+        state = dict(self.__dict__)
+        state.pop("_shape_store", None)
+        return state
 
     def _prefixes(self, conversation: Conversation) -> Callable[[int, bool], str]:
         """:meth:`prefix` for ``conversation``, just rendered: straight on minijinja where its render went

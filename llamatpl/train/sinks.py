@@ -81,15 +81,18 @@ def require_pyarrow() -> Any:
     return pyarrow
 
 
-def check_target(option: str, path: Path, *, inputs: tuple[Path, ...] = ()) -> None:
-    """A usage error unless ``path`` can be written as a new file that replaces none of ``inputs``."""
+def check_target(option: str, path: Path, *, inputs: tuple[Path, ...] = (), output: Path | None = None) -> None:
+    """A usage error unless ``path`` can be written as a new file that replaces none of ``inputs``
+    and is not ``output`` (the ``-o`` file, for a second file written beside it)."""
     if path.is_dir():
         raise UsageError(f"{option}: {path}: is a directory; name a file")
     if not path.parent.is_dir():
         raise UsageError(f"{option}: {path.parent}: no such directory")
-    for other in inputs:
+    others = [(other, "the input file") for other in inputs] + ([(output, "the output file (-o)")] if output else [])
+    for other, what in others:
         if path.resolve() == other.resolve() or (path.exists() and other.exists() and path.samefile(other)):
-            raise UsageError(f"{option}: {path} is also {other}: writing it would destroy that file")
+            shown = "" if str(other) == str(path) else f" {other}"
+            raise UsageError(f"{option}: {path} is {what}{shown}: writing it would destroy that file")
 
 
 def new_file_mode() -> int:
