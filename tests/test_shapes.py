@@ -56,10 +56,12 @@ def _outcome(job: MaskJob, conversation: Any) -> Any:
     return encoded.prompt, encoded.spans, encoded.input_ids, encoded.assistant_mask
 
 
-@pytest.mark.parametrize("version", ["3.0", "3.1", "3.2"])
+@pytest.mark.parametrize("name", ["official:3.0", "official:3.1", "official:3.2", "tuned:3.1", "tuned:3.2",
+                                  "tuned:3.2-vision"])
 @given(data=st.data())
-def test_conversations_of_one_shape_encode_as_their_own_renders(version, data, hf_tokenizer):
-    template = resolve_template(f"official:{version}")
+def test_conversations_of_one_shape_encode_as_their_own_renders(name, data, hf_tokenizer):
+    template = resolve_template(name)
+    version = template.version
     assert content_is_opaque(template.text)
     base = data.draw(conversations(version=version)).to_data()
     base.setdefault("date_string", "26 Jul 2024")  # transformers would read its own clock
@@ -133,6 +135,9 @@ LOOKING = {
     "string then length": "{{ m.content|string|length }}",
     "test": "{% if m.content is eq('hi') %}HELLO {% endif %}{{ m.content }}",
     "dict literal": "{{ {'c': m.content}|tojson|length }}",
+    "reassigned where known": "{% for x in messages %}{% if x.content is not string %}{% set x = m %}"
+                              "{{ x.content|length }}{% endif %}{% endfor %}{{ m.content|length }}",
+    "known on the wrong side": "{% if m.content is string %}{{ m.content|length }}{% endif %}",
 }
 
 
@@ -155,6 +160,11 @@ def test_a_template_that_looks_into_content_is_not_read_off_a_shape(look, hf_tok
     "{% if m.content %}{{ m.content ~ '!' }}{% endif %}", "{% set t = m.content|trim %}{{ t|tojson }}",
     "{% if m.content is string %}{{ m.content }}{% else %}{{ m.content|tojson }}{% endif %}",
     "{% macro w(t) %}<{{ t }}>{% endmacro %}{{ w(m.content|trim) }}",
+    "{% if m.content is string %}{{ m.content }}{% else %}{% for p in m.content %}{{ p.text|length }}{% endfor %}"
+    "{% endif %}",
+    "{% if m.content is mapping %}{{ m.content.text }}{% elif m.content is string %}{{ m.content }}"
+    "{% else %}{{ m.content|length }}{% endif %}",
+    "{{ m.content|length if m.content is not string else m.content }}",
 ])
 def test_a_template_that_only_writes_content_is_read_off_a_shape(body, hf_tokenizer):
     text = HEAD + body + TAIL
