@@ -313,3 +313,79 @@ def test_stdin_gives_the_files_rows_and_names_its_lines(tmp_path, jobs):
     assert done.returncode == 1, done.stderr
     assert from_stdin.read_text() == from_file.read_text()
     assert [line.split(": ")[0] for line in done.stderr.decode().splitlines()[:2]] == ["<stdin>:2", "<stdin>:250"]
+
+
+def _rows(count: int, start: int = 0):
+    from array import array
+
+    from llamatpl.train.sinks import Rows
+
+    rows = Rows()
+    for n in range(start, start + count):
+        ids = array("i", range(n % 7 + 1)).tobytes()
+        rows.add(n + 1, ids, bytearray([n % 2]) * (n % 7 + 1))
+    return rows
+
+
+@pytest.mark.parametrize("fail_at", [None, 2])
+def test_row_groups_written_in_the_background_are_the_ones_written_in_line(tmp_path, monkeypatch, fail_at):
+    pq = pytest.importorskip("pyarrow.parquet")
+    from llamatpl.train import sinks
+
+    monkeypatch.setattr(sinks, "ROW_GROUP", 10)
+    written = {}
+    for background in (False, True):
+        path = tmp_path / f"{background}.parquet"
+        sink = sinks.RowSink(path, background=background)
+        calls = []
+        original = sink._write_group
+
+        def write(rows, original=original, calls=calls):
+            calls.append(len(rows))
+            if len(calls) == fail_at:
+                raise OSError("No space left on device")
+            original(rows)
+
+        monkeypatch.setattr(sink, "_write_group", write)
+        if fail_at is None:
+            with sink:
+                for start in range(0, 95, 19):
+                    sink.write(_rows(19, start))
+            written[background] = pq.read_table(path)
+            assert pq.ParquetFile(path).num_row_groups == len(calls) > 3
+        else:
+            with pytest.raises(OSError, match="No space"):
+                with sink:
+                    for start in range(0, 95, 19):
+                        sink.write(_rows(19, start))
+            assert not path.exists() and not list(tmp_path.glob(".*.part"))
+    if fail_at is None:
+        assert written[True].equals(written[False])
+        assert written[True].column("line").to_pylist() == list(range(1, 96))
+
+
+def test_an_interrupt_while_a_row_group_is_written_in_the_background_leaves_no_file(tmp_path, monkeypatch):
+    pytest.importorskip("pyarrow.parquet")
+    import threading
+
+    from llamatpl.train import sinks
+
+    monkeypatch.setattr(sinks, "ROW_GROUP", 10)
+    path = tmp_path / "out.parquet"
+    sink = sinks.RowSink(path, background=True)
+    started, release = threading.Event(), threading.Event()
+    original = sink._write_group
+
+    def slow(rows):
+        started.set()
+        release.wait(5)
+        original(rows)
+
+    monkeypatch.setattr(sink, "_write_group", slow)
+    with pytest.raises(KeyboardInterrupt):
+        with sink:
+            sink.write(_rows(19))
+            assert started.wait(5)
+            threading.Timer(0.2, release.set).start()  # the group finishes after the interrupt
+            raise KeyboardInterrupt
+    assert not path.exists() and not list(tmp_path.glob(".*.part"))

@@ -103,7 +103,7 @@ def prepare_file(path: str, output: str | Path, job: MaskJob, *, jobs: int = 1, 
         raise UsageError("--errors: only with --on-error skip (a stop names the bad line on stderr)")
     stdin = path == "-"
     inputs = () if stdin else (Path(path),)
-    sink = RowSink(output, inputs=inputs)
+    sink = RowSink(output, inputs=inputs, background=jobs > 1)
     log_file = None
     if errors is not None:
         check_target("--errors", Path(errors), inputs=inputs, output=Path(output))

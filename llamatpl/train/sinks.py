@@ -10,6 +10,7 @@ not from Python lists, so the writing process stays a small share of the work be
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import json
 import os
@@ -127,10 +128,18 @@ class AtomicFile:
 
 
 class RowSink:
-    """Rows to ``path``, atomically; ``.parquet`` or ``.jsonl`` by suffix."""
+    """Rows to ``path``, atomically; ``.parquet`` or ``.jsonl`` by suffix.
 
-    def __init__(self, path: str | Path, *, inputs: tuple[Path, ...] = ()) -> None:
+    ``background=True`` writes each Parquet row group in a thread while the caller goes on (pyarrow
+    releases the GIL while it encodes and compresses): with worker processes, the process that hands
+    them blocks then never leaves them idle for the 40 ms or so a row group takes. One job writes in
+    the thread that encodes, so that it uses one core. The thread starts at the first row group, after
+    worker processes have been forked."""
+
+    def __init__(self, path: str | Path, *, inputs: tuple[Path, ...] = (), background: bool = False) -> None:
         self.path = Path(path)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writing: concurrent.futures.Future[None] | None = None
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet and self.path.suffix.lower() not in (".jsonl", ".ndjson"):
             raise UsageError(f"-o: {self.path}: name a .parquet or .jsonl file")
@@ -141,6 +150,7 @@ class RowSink:
         self._writer: Any = None
         self._handle: IO[str] | None = None
         self._file = AtomicFile(self.path)
+        self._background = background
 
     def __enter__(self) -> RowSink:
         temp = self._file.__enter__()
@@ -151,6 +161,8 @@ class RowSink:
             # no dictionary pages: token ids rarely repeat enough for one, and building it costs the
             # writing process more than the encoders' share allows (about a third of its time)
             self._writer = pa.parquet.ParquetWriter(temp, schema, use_dictionary=False, write_statistics=["line"])
+            if self._background:
+                self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llamatpl-parquet")
         else:
             self._handle = open(temp, "w", encoding="utf-8")
         return self
@@ -166,9 +178,22 @@ class RowSink:
             self._flush()
 
     def _flush(self) -> None:
-        rows = self._buffered
+        rows, self._buffered = self._buffered, Rows()
         if not len(rows):
             return
+        if self._pool is None:
+            self._write_group(rows)
+            return
+        self._wait()  # one row group in writing at a time: memory stays flat
+        self._writing = self._pool.submit(self._write_group, rows)
+
+    def _wait(self) -> None:
+        """The row group being written in the background is written (its error raised here)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()
+
+    def _write_group(self, rows: Rows) -> None:
         pa = self.pa
         import pyarrow.compute as pc  # type: ignore[import-untyped]
 
@@ -183,13 +208,15 @@ class RowSink:
         columns = [pa.ListArray.from_arrays(offsets, ids), pa.ListArray.from_arrays(offsets, mask),
                    pa.ListArray.from_arrays(offsets, labels), flat(pa.int64(), rows.lines, len(rows))]
         self._writer.write_table(pa.Table.from_arrays(columns, schema=self._writer.schema))
-        self._buffered = Rows()
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
             if kind is None:
                 self._flush()
+                self._wait()
+            if self._pool is not None:  # after an error, the group in writing finishes (or fails) first
+                self._pool.shutdown(wait=True, cancel_futures=True)
             if self._writer is not None:
                 self._writer.close()
             if self._handle is not None:

@@ -2,8 +2,9 @@
 with the calling process encoding too.
 
 ``--jobs N`` is N encoding processes: N - 1 forked workers and the process that reads the input and
-writes the output, which encodes a block itself whenever the oldest block out is not back yet. So
-on two cores ``--jobs 2`` runs two busy processes, not three. Each worker has one pipe; tasks (a
+writes the output, which encodes a block itself whenever the oldest block out is not back yet (and
+writes Parquet row groups in a thread: :class:`~llamatpl.train.sinks.RowSink`). So on two cores
+``--jobs 2`` runs two busy processes, not three. Each worker has one pipe; tasks (a
 block's place in the file, which the worker reads itself) and results (flat buffers:
 :class:`~llamatpl.train.sinks.Rows`) cross it, and this process reads whatever is ready in its
 main thread: ``multiprocessing.Pool`` would add a task thread and a result thread that contend with
