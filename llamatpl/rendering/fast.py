@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
 from typing import Any
 
+import jinja2.filters
+import markupsafe
 import minijinja
 
 from . import gate
@@ -47,7 +50,8 @@ def _raise_exception(message: Any) -> None:
 
 # Filters minijinja implements in Rust with other edges than Python's: Rust's ``trim`` keeps
 # U+001C..U+001F, which Python strips (so Python's runs unless the input holds none of them); case mapping and ``string`` (Python's repr of lists and
-# dicts) can differ too. jinja2's versions are these Python calls, so the fast path uses them.
+# dicts) can differ too, and so do ``title`` (where a word starts) and ``escape`` (which entities).
+# jinja2's versions are these Python calls, so the fast path uses them.
 # A Python filter is handed ``None`` for an undefined value too, where jinja2 writes ``""`` for one
 # and ``"None"`` for the other: given ``None`` they give up, and the render is done on jinja2.
 def _text(value: Any) -> str:
@@ -62,9 +66,24 @@ def _trim(value: Any, chars: str | None = None) -> str:
     return str(value).strip(chars)
 
 
-_PYTHON_FILTERS = {"trim": _trim, "string": _text, "lower": lambda v: _text(v).lower(),
-                   "upper": lambda v: _text(v).upper(), "title": lambda v: _text(v).title(),
-                   "capitalize": lambda v: _text(v).capitalize()}
+def _escape(value: Any) -> markupsafe.Markup:
+    if value is None:
+        raise _Raised("None or undefined: jinja2 decides")
+    return markupsafe.escape(value)  # jinja2's own (a Markup value is left as it is); minijinja writes &#x27; and &#x2f;
+
+
+def _float(value: Any, default: float = 0.0) -> float:
+    out = jinja2.filters.do_float(value, default)  # Python's float(): "1_0.5", " 3 "; minijinja refuses those
+    if not math.isfinite(out):
+        raise _Raised("nan / inf: minijinja writes NaN / inf, jinja2 nan / inf")
+    return out
+
+
+_PYTHON_FILTERS: dict[str, Callable[..., Any]] = {"trim": _trim, "float": _float, "string": _text, "lower": lambda v: _text(v).lower(),
+                   "upper": lambda v: _text(v).upper(),
+                   # jinja2's title starts a word only after blanks and -([{< (Python's after any non-letter)
+                   "title": lambda v: jinja2.filters.do_title(_text(v)),
+                   "capitalize": lambda v: _text(v).capitalize(), "escape": _escape, "e": _escape}
 
 
 @functools.lru_cache(maxsize=16)

@@ -39,8 +39,8 @@ SAFE_FILTERS = frozenset({
     "trim", "tojson", "length", "count", "list", "items", "join", "reject", "rejectattr", "select",
     "selectattr", "map", "string", "lower", "upper", "default", "d", "first", "last", "capitalize",
     "title", "int", "float", "abs", "round", "unique", "sort", "dictsort", "reverse", "min", "max",
-    "sum", "attr", "bool", "safe", "escape", "e",
-})
+    "sum", "attr", "safe", "escape", "e",
+})  # not "bool": jinja2 has no such filter (the template fails there), minijinja has one
 _LITERALS = (nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.TemplateData)
 _UNSAFE_BINOPS = (nodes.Pow, nodes.Mul, nodes.Mod, nodes.FloorDiv)
 
