@@ -188,3 +188,13 @@ def test_a_template_that_writes_the_stand_ins_own_characters_still_gets_each_con
         row = {"messages": [{"role": "user", "content": answer}, {"role": "assistant", "content": answer}],
                "add_generation_prompt": False}
         assert _outcome(job, _line(row, number))[0] == hf_render(hf_tokenizer, text, row), answer
+
+
+def test_a_template_that_writes_a_stand_in_of_its_own_still_gets_each_conversations_render(hf_tokenizer):
+    text = HEAD + "{{ m.content }}{{ '\\u2029\\ue000\\\\7\\ue001\\u2029' }}" + TAIL
+    template = ChatTemplate(name="forging", text=text, version="3.1", version_reason="test")
+    job = MaskJob(template, today=VERIFY_TODAY)
+    for number, answer in enumerate(["one", "two", "three"]):
+        row = {"messages": [{"role": "user", "content": answer}, {"role": "assistant", "content": answer}],
+               "add_generation_prompt": False}
+        assert _outcome(job, _line(row, number))[0] == hf_render(hf_tokenizer, text, row), answer

@@ -147,6 +147,9 @@ class Shapes:
         probes = [None if content is None else probe(index) for index, content in enumerate(contents)]
         try:
             shape = Shape.of(*render(_with_contents(conversation, contents, stand_in)))
+            if shape is not None and any(index >= len(contents) or contents[index] is None
+                                         for index, *_ in shape.slots):
+                shape = None  # the template wrote a stand-in of its own making
             if shape is not None and (shape.fill(contents, max_chars) != rendered or shape.fill(
                     probes, max_chars) != render(_with_contents(conversation, contents, probe))):
                 shape = None
