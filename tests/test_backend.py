@@ -403,3 +403,26 @@ def test_number_filters_give_jinja2s_text_or_its_error_on_the_fast_path(hf_token
         except LlamatplError:
             fast = "raises", ""
     assert fast == expected
+
+
+_LIST_FILTERS = ["int", "int|round(1)", "list|sort|join(',')", "list|sort(reverse=true)|join", "list|unique|join",
+                 "list|min", "list|max", "length", "first", "last", "reverse|join", "default('x')", "count",
+                 "list|sort(case_sensitive=true)|join", "list|unique(case_sensitive=true)|join"]
+
+
+@pytest.mark.parametrize("filters", _LIST_FILTERS)
+@given(content=st.text(alphabet=st.sampled_from("aAbB1 \u00df\u0130\u01c6\u01c5-.+e"), max_size=10))
+def test_other_fast_filters_give_jinja2s_text_or_its_error(hf_tokenizer, filters, content):
+    """The gate's other filters on text a check conversation would not hold (case, digits, signs)."""
+    text = "{{ messages[0].content | " + filters + " }}"
+    conversation = Conversation.from_data([{"role": "user", "content": content}])
+    try:
+        expected = "ok", hf_render(hf_tokenizer, text, conversation.to_data())
+    except Exception:  # noqa: BLE001 - any failure of the oracle is a raise
+        expected = "raises", ""
+    with backend.forced(backend.MINIJINJA):
+        try:
+            fast = "ok", render_text(text, conversation, special_tokens={}, today=None, name="filters")
+        except LlamatplError:
+            fast = "raises", ""
+    assert fast == expected
