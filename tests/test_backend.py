@@ -373,6 +373,23 @@ def test_tool_conversations_take_the_fast_path(fixture):
     assert backend.LAST.get().backend == backend.MINIJINJA
 
 
+def _filtered(hf_tokenizer, filters: str, content: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``{{ messages[0].content | filters }}`` on the forced fast path and through transformers:
+    ("ok", text) or ("raises", "") each."""
+    text = "{{ messages[0].content | " + filters + " }}"
+    conversation = Conversation.from_data([{"role": "user", "content": content}])
+    try:
+        expected = "ok", hf_render(hf_tokenizer, text, conversation.to_data())
+    except Exception:  # noqa: BLE001 - any failure of the oracle is a raise (jinja2 has no bool filter)
+        expected = "raises", ""
+    with backend.forced(backend.MINIJINJA):
+        try:
+            fast = "ok", render_text(text, conversation, special_tokens={}, today=None, name="filters")
+        except LlamatplError:
+            fast = "raises", ""
+    return fast, expected
+
+
 _TEXT_FILTERS = ["lower", "upper", "title", "capitalize", "escape", "e", "trim", "string"]
 
 
@@ -381,27 +398,14 @@ _TEXT_FILTERS = ["lower", "upper", "title", "capitalize", "escape", "e", "trim",
 def test_text_filters_give_jinja2s_text_on_the_fast_path(hf_tokenizer, name, content):
     """A trial found ``title`` and ``escape`` written by minijinja's own rules on long contents that the
     backend check never saw (``Don'T``, ``&#x27;``): these filters run jinja2's rule on the fast path."""
-    text = "{{ messages[0].content | " + name + " }}"
-    conversation = Conversation.from_data([{"role": "user", "content": content}])
-    with backend.forced(backend.MINIJINJA):
-        fast = render_text(text, conversation, special_tokens={}, today=None, name="filters")
-    assert fast == hf_render(hf_tokenizer, text, conversation.to_data())
+    fast, expected = _filtered(hf_tokenizer, name, content)
+    assert fast == expected and expected[0] == "ok"
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", " 3 ", "1_0.5", "1e3", "x", "2", "0.1"])
 @pytest.mark.parametrize("filters", ["float", "float(1.5)", "float|round(1)", "bool"])
 def test_number_filters_give_jinja2s_text_or_its_error_on_the_fast_path(hf_tokenizer, value, filters):
-    text = "{{ messages[0].content | " + filters + " }}"
-    conversation = Conversation.from_data([{"role": "user", "content": value}])
-    try:
-        expected = "ok", hf_render(hf_tokenizer, text, conversation.to_data())
-    except Exception:  # noqa: BLE001 - jinja2 has no bool filter: the template fails
-        expected = "raises", ""
-    with backend.forced(backend.MINIJINJA):
-        try:
-            fast = "ok", render_text(text, conversation, special_tokens={}, today=None, name="numbers")
-        except LlamatplError:
-            fast = "raises", ""
+    fast, expected = _filtered(hf_tokenizer, filters, value)
     assert fast == expected
 
 
@@ -414,15 +418,5 @@ _LIST_FILTERS = ["int", "int|round(1)", "list|sort|join(',')", "list|sort(revers
 @given(content=st.text(alphabet=st.sampled_from("aAbB1 \u00df\u0130\u01c6\u01c5-.+e"), max_size=10))
 def test_other_fast_filters_give_jinja2s_text_or_its_error(hf_tokenizer, filters, content):
     """The gate's other filters on text a check conversation would not hold (case, digits, signs)."""
-    text = "{{ messages[0].content | " + filters + " }}"
-    conversation = Conversation.from_data([{"role": "user", "content": content}])
-    try:
-        expected = "ok", hf_render(hf_tokenizer, text, conversation.to_data())
-    except Exception:  # noqa: BLE001 - any failure of the oracle is a raise
-        expected = "raises", ""
-    with backend.forced(backend.MINIJINJA):
-        try:
-            fast = "ok", render_text(text, conversation, special_tokens={}, today=None, name="filters")
-        except LlamatplError:
-            fast = "raises", ""
+    fast, expected = _filtered(hf_tokenizer, filters, content)
     assert fast == expected

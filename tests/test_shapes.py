@@ -73,6 +73,8 @@ def test_conversations_of_one_shape_encode_as_their_own_renders(name, data, hf_t
         assert outcome == _outcome(alone, _line(row, number)), f"row {number}"
         if isinstance(outcome[0], str) and len(outcome) == 4:
             assert outcome[0] == hf_render(hf_tokenizer, template.text_for(has_tools="tools" in row), row)
+    if not base.get("continue_final_message") and len(outcome) == 4:  # the shortcut was taken, not skipped
+        assert [shape for shape in shaped._shape_store.kept.values() if shape is not None]
 
 
 def test_a_repeated_shape_renders_nothing_after_the_second_time(monkeypatch):

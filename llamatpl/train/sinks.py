@@ -132,13 +132,14 @@ class RowSink:
 
     ``background=True`` writes each Parquet row group in a thread while the caller goes on (pyarrow
     releases the GIL while it encodes and compresses): with worker processes, the process that hands
-    them blocks then never leaves them idle for the 40 ms or so a row group takes. One job writes in
+    them their blocks then never leaves them idle for the 40 ms or so a row group takes. One job writes in
     the thread that encodes, so that it uses one core. The thread starts at the first row group, after
     worker processes have been forked."""
 
     def __init__(self, path: str | Path, *, inputs: tuple[Path, ...] = (), background: bool = False) -> None:
         self.path = Path(path)
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._background = background
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None  # made in __enter__ when background
         self._writing: concurrent.futures.Future[None] | None = None
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet and self.path.suffix.lower() not in (".jsonl", ".ndjson"):
@@ -150,7 +151,6 @@ class RowSink:
         self._writer: Any = None
         self._handle: IO[str] | None = None
         self._file = AtomicFile(self.path)
-        self._background = background
 
     def __enter__(self) -> RowSink:
         temp = self._file.__enter__()
